@@ -1,0 +1,33 @@
+# make run  — install, create the SQLite database, load reference and demo data, serve on 127.0.0.1:$(PORT)
+# make test — install what the tests need (Debian packages too, where allowed) and run the whole suite
+PYTHON ?= python3
+VENV ?= .venv
+PORT ?= 5000
+FLASK := $(VENV)/bin/flask --app app
+# Tests run on SQLite unless TEST_DATABASE_URL names a PostgreSQL database.
+TEST_DATABASE_URL ?=
+PYTEST_ARGS ?=
+
+.PHONY: install run test system-deps bench clean
+
+$(VENV)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(VENV)/bin/pip install --quiet --upgrade pip
+	$(VENV)/bin/pip install --quiet -e '.[test]'
+	touch $@
+
+install: $(VENV)/.installed
+
+run: install
+	$(FLASK) init-db
+	$(FLASK) demo --if-empty
+	$(FLASK) run --host 127.0.0.1 --port $(PORT)
+
+system-deps:
+	@bash scripts/system-deps.sh
+
+test: install system-deps
+	TEST_DATABASE_URL='$(TEST_DATABASE_URL)' $(VENV)/bin/pytest $(PYTEST_ARGS)
+
+clean:
+	rm -rf $(VENV) .pytest_cache

@@ -1,0 +1,65 @@
+"""广东省东西部协作消费帮扶门户: the application factory."""
+from datetime import timedelta
+from pathlib import Path
+
+from flask import Flask, session
+from flask_babel import format_date, format_datetime, format_decimal
+
+from portal.config import PROJECT_ROOT, load_settings
+from portal.extensions import babel, csrf, db, htmx, limiter, login_manager, migrate
+
+
+def create_app(overrides=None):
+    app = Flask(__name__, instance_path=None)
+    app.config.from_mapping(load_settings(overrides))
+    app.instance_path = app.config["PORTAL_INSTANCE"]
+    Path(app.instance_path).mkdir(parents=True, exist_ok=True)
+
+    db.init_app(app)
+    migrate.init_app(app, db, directory=str(PROJECT_ROOT / "migrations"), render_as_batch=True)
+    csrf.init_app(app)
+    babel.init_app(app)
+    htmx.init_app(app)
+    limiter.init_app(app)
+    _init_login(app)
+    _init_templates(app)
+
+    from portal.blueprints import register_blueprints
+    register_blueprints(app)
+
+    from portal.cli import register_commands
+    register_commands(app)
+    return app
+
+
+def _init_login(app):
+    from portal.accounts.sessions import resolve_session
+
+    login_manager.init_app(app)
+    login_manager.login_view = "auth.login"
+    login_manager.login_message = "请先登录"
+    login_manager.login_message_category = "warning"
+    # No remember-me cookie: a session lives only as long as its server-side row.
+    idle = timedelta(minutes=app.config["SESSION_IDLE_MINUTES"])
+    absolute = timedelta(hours=app.config["SESSION_ABSOLUTE_HOURS"])
+
+    @login_manager.user_loader
+    def load_account(account_id):
+        login_session = resolve_session(session.get("sid"), idle=idle, absolute=absolute)
+        if db.session.dirty:
+            db.session.commit()  # a touch or an ended session; nothing else is pending this early
+        if login_session is None or str(login_session.account_id) != account_id:
+            session.pop("sid", None)
+            return None
+        return login_session.account
+
+
+def _init_templates(app):
+    from portal.accounts.kinds import UnitKind
+
+    app.jinja_env.trim_blocks = True
+    app.jinja_env.lstrip_blocks = True
+    app.jinja_env.filters["datetime"] = lambda value: format_datetime(value, "yyyy-MM-dd HH:mm") if value else ""
+    app.jinja_env.filters["date"] = lambda value: format_date(value, "yyyy-MM-dd") if value else ""
+    app.jinja_env.filters["money"] = lambda value: format_decimal(value, "#,##0.00") if value is not None else ""
+    app.jinja_env.globals["UnitKind"] = UnitKind

@@ -1,0 +1,141 @@
+from datetime import datetime
+
+from flask_login import UserMixin
+from sqlalchemy import Boolean, DateTime, ForeignKey, Integer, String
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from portal.accounts.kinds import AccountRole, FinanceLevel, UnitKind, role_label
+from portal.clock import utcnow
+from portal.extensions import db
+
+
+class Unit(db.Model):
+    """An organisation (单位). Units form one tree shared by both workflows."""
+
+    __tablename__ = "unit"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(100))
+    kind: Mapped[str] = mapped_column(String(20), index=True)
+    #: the unit that opened this one and answers for it; None for the root and for
+    #: self-registered enterprises
+    parent_id: Mapped[int | None] = mapped_column(ForeignKey("unit.id"), index=True)
+    #: the Guangdong prefecture the unit's figures are counted under; None for
+    #: province-level units, including the separately listed province market (单列)
+    city_code: Mapped[str | None] = mapped_column(ForeignKey("gd_city.code"), index=True)
+    #: 统一社会信用代码 (GB 32100), required for enterprises
+    credit_code: Mapped[str | None] = mapped_column(String(18), unique=True)
+    #: province, city or county, for finance departments only
+    finance_level: Mapped[str | None] = mapped_column(String(10))
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+    created_by_id: Mapped[int | None] = mapped_column(ForeignKey("account.id", use_alter=True))
+
+    parent = relationship("Unit", remote_side=[id], back_populates="children")
+    children = relationship("Unit", back_populates="parent", order_by="Unit.id")
+    city = relationship("GuangdongCity")
+    accounts = relationship(
+        "Account", back_populates="unit", order_by="Account.id", foreign_keys="Account.unit_id"
+    )
+
+    @property
+    def kind_enum(self):
+        return UnitKind(self.kind)
+
+    @property
+    def kind_label(self):
+        label = self.kind_enum.label
+        if self.kind == UnitKind.FINANCE and self.finance_level:
+            return FinanceLevel(self.finance_level).label + label
+        return label
+
+    @property
+    def city_label(self):
+        return self.city.name if self.city else "省级"
+
+    def __repr__(self):
+        return f"<Unit {self.id} {self.kind} {self.name}>"
+
+
+class Account(UserMixin, db.Model):
+    """A login: one mobile number, one unit (一个手机号对应一个单位账号)."""
+
+    __tablename__ = "account"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    unit_id: Mapped[int] = mapped_column(ForeignKey("unit.id"), index=True)
+    #: mainland mobile number, 11 digits, unique across the portal
+    phone: Mapped[str] = mapped_column(String(11), unique=True)
+    #: contact name (联系人)
+    name: Mapped[str] = mapped_column(String(40))
+    role: Mapped[str] = mapped_column(String(10), default=AccountRole.ADMIN)
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+    created_by_id: Mapped[int | None] = mapped_column(ForeignKey("account.id"))
+    last_login_at: Mapped[datetime | None] = mapped_column(DateTime)
+
+    unit = relationship(Unit, back_populates="accounts", foreign_keys=[unit_id])
+
+    @property
+    def is_active(self):
+        return bool(self.active and self.unit.active)
+
+    @property
+    def is_admin(self):
+        return self.role == AccountRole.ADMIN
+
+    @property
+    def role_label(self):
+        return role_label(self.role, self.unit.kind)
+
+    @property
+    def masked_phone(self):
+        return mask_phone(self.phone)
+
+    def __repr__(self):
+        return f"<Account {self.id} {self.masked_phone}>"
+
+
+def mask_phone(phone):
+    return f"{phone[:3]}****{phone[-4:]}" if phone and len(phone) == 11 else phone
+
+
+class LoginSession(db.Model):
+    """A server-side session: logout, disabling and timeouts end it here, not in the cookie."""
+
+    __tablename__ = "login_session"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    #: SHA-256 of the random token kept in the signed cookie
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    account_id: Mapped[int] = mapped_column(ForeignKey("account.id"), index=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+    last_seen_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+    ended_at: Mapped[datetime | None] = mapped_column(DateTime)
+    #: logout, idle, absolute, disabled
+    end_reason: Mapped[str | None] = mapped_column(String(20))
+    ip: Mapped[str | None] = mapped_column(String(45))
+
+    account = relationship(Account)
+
+
+class SmsCode(db.Model):
+    """A one-time code sent by SMS; only its keyed hash is kept."""
+
+    __tablename__ = "sms_code"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    phone: Mapped[str] = mapped_column(String(11), index=True)
+    #: login or register
+    purpose: Mapped[str] = mapped_column(String(10))
+    #: HMAC-SHA256 of the code under the app's secret key
+    code_hash: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow, index=True)
+    expires_at: Mapped[datetime] = mapped_column(DateTime)
+    failed_attempts: Mapped[int] = mapped_column(Integer, default=0)
+    used_at: Mapped[datetime | None] = mapped_column(DateTime)
+    #: set when a newer code or too many wrong tries made this one void
+    voided_at: Mapped[datetime | None] = mapped_column(DateTime)
+    #: whether a message actually went out (not for unknown numbers at login)
+    delivered: Mapped[bool] = mapped_column(Boolean, default=True)
+    ip: Mapped[str | None] = mapped_column(String(45))

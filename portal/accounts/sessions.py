@@ -1,0 +1,67 @@
+"""Server-side login sessions: the cookie holds a random token, the database decides."""
+import hashlib
+import secrets
+from datetime import timedelta
+
+from sqlalchemy import select, update
+
+from portal.accounts.models import LoginSession
+from portal.clock import utcnow
+from portal.extensions import db
+
+#: how often last_seen_at is written, so that every request does not write a row
+TOUCH_INTERVAL = timedelta(seconds=60)
+
+
+def _hash(token):
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def start_session(account, *, ip=None, now=None):
+    """Open a session for the account and return the token for the cookie."""
+    now = now or utcnow()
+    token = secrets.token_urlsafe(32)
+    db.session.add(LoginSession(token_hash=_hash(token), account_id=account.id, created_at=now,
+                                last_seen_at=now, ip=ip))
+    return token
+
+
+def resolve_session(token, *, idle, absolute, now=None):
+    """Return the live session for a token, ending it if a timeout has passed."""
+    if not token:
+        return None
+    now = now or utcnow()
+    login_session = db.session.scalar(select(LoginSession).where(LoginSession.token_hash == _hash(token)))
+    if login_session is None or login_session.ended_at is not None:
+        return None
+    if now - login_session.created_at > absolute:
+        _end(login_session, "absolute", now)
+        return None
+    if now - login_session.last_seen_at > idle:
+        _end(login_session, "idle", now)
+        return None
+    if not login_session.account.is_active:
+        _end(login_session, "disabled", now)
+        return None
+    if now - login_session.last_seen_at > TOUCH_INTERVAL:
+        login_session.last_seen_at = now
+    return login_session
+
+
+def _end(login_session, reason, now):
+    login_session.ended_at = now
+    login_session.end_reason = reason
+
+
+def end_session(token, reason="logout", now=None):
+    login_session = db.session.scalar(select(LoginSession).where(LoginSession.token_hash == _hash(token)))
+    if login_session is not None and login_session.ended_at is None:
+        _end(login_session, reason, now or utcnow())
+
+
+def end_all_sessions(account, reason, now=None):
+    db.session.execute(
+        update(LoginSession)
+        .where(LoginSession.account_id == account.id, LoginSession.ended_at.is_(None))
+        .values(ended_at=now or utcnow(), end_reason=reason)
+    )

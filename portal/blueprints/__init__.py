@@ -1,0 +1,10 @@
+"""The views: the only code that reads a request. One blueprint per area of work."""
+
+
+def register_blueprints(app):
+    from portal.blueprints import accounts, audit_log, auth, health, home
+
+    for module in (auth, home, accounts, audit_log, health):
+        app.register_blueprint(module.bp)
+    from portal.blueprints.errors import register_error_handlers
+    register_error_handlers(app)

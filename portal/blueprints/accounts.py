@@ -1,0 +1,208 @@
+"""Account management: the units below an admin, their accounts, and opening new ones."""
+from flask import Blueprint, abort, flash, redirect, request, url_for
+from flask_login import current_user
+from sqlalchemy import func, or_, select
+
+from portal.accounts import rules, service
+from portal.accounts.kinds import UnitKind
+from portal.accounts.models import Account, Unit
+from portal.blueprints.common import apply_errors, fragment, render_page, requires, with_toast
+from portal.errors import PermissionDenied, ValidationFailed
+from portal.extensions import db, htmx
+from portal.forms.accounts import ContactForm, OpenUnitForm
+from portal.reference.models import GuangdongCity
+
+bp = Blueprint("accounts", __name__, url_prefix="/accounts")
+
+
+def manages_accounts(account):
+    return account.is_admin
+
+
+def _load_unit(unit_id):
+    """Load a unit this admin manages; any other unit is a 404, as if it did not exist."""
+    unit = db.session.get(Unit, unit_id)
+    if unit is None or not rules.may_manage_unit(current_user, unit):
+        abort(404)
+    return unit
+
+
+def _load_account(account_id):
+    account = db.session.get(Account, account_id)
+    if account is None or not rules.may_manage_unit(current_user, account.unit):
+        abort(404)
+    return account
+
+
+def _open_unit_form():
+    form = OpenUnitForm()
+    form.kind.choices = [(kind.value, kind.label) for kind in rules.openable_kinds(current_user)]
+    cities = db.session.scalars(select(GuangdongCity).order_by(GuangdongCity.code))
+    form.city_code.choices = [("", "请选择")] + [(city.code, city.name) for city in cities]
+    return form
+
+
+def _city_kinds():
+    """Kinds for which this admin picks the new unit's city (the form shows the field for them)."""
+    return [kind.value for kind in rules.openable_kinds(current_user)
+            if rules.new_unit_needs_city(current_user, kind)]
+
+
+@bp.get("/")
+@requires(manages_accounts)
+def index():
+    kind = request.args.get("kind", "")
+    query_text = request.args.get("q", "").strip()
+    after = request.args.get("after", type=int)
+    query = rules.managed_units_query(current_user).order_by(None).order_by(Unit.id)
+    if kind:
+        query = query.where(Unit.kind == kind)
+    if query_text:
+        like = f"%{query_text}%"
+        query = query.where(or_(Unit.name.like(like), Unit.accounts.any(Account.name.like(like)),
+                                Unit.accounts.any(Account.phone.like(like))))
+    if after:
+        query = query.where(Unit.id > after)
+    page_size = 50
+    units = db.session.scalars(query.limit(page_size + 1)).all()
+    next_after = units[page_size - 1].id if len(units) > page_size else None
+    units = units[:page_size]
+    kinds_present = db.session.scalars(
+        select(Unit.kind).where(rules.managed_units_clause(current_user)).group_by(Unit.kind)
+    ).all()
+    return render_page(
+        "accounts/index.html", "unit_table",
+        units=units, next_after=next_after, kind=kind, q=query_text,
+        kinds_present=[UnitKind(k) for k in kinds_present],
+        own_unit=current_user.unit, openable=rules.openable_kinds(current_user),
+        form=_open_unit_form(), city_kinds=_city_kinds(),
+    )
+
+
+@bp.get("/units/new")
+@requires(lambda account: bool(rules.openable_kinds(account)))
+def new_unit():
+    return render_page("accounts/new_unit.html", "open_unit_form", form=_open_unit_form(),
+                       city_kinds=_city_kinds())
+
+
+@bp.post("/units")
+@requires(lambda account: bool(rules.openable_kinds(account)))
+def open_unit():
+    form = _open_unit_form()
+    if not form.validate_on_submit():
+        abort(400)
+    try:
+        unit = service.open_unit(current_user, kind=form.kind.data, name=form.name.data,
+                                 contact_name=form.contact_name.data, phone=form.phone.data,
+                                 city_code=form.city_code.data or None, credit_code=form.credit_code.data)
+    except PermissionDenied:
+        db.session.commit()  # keep the audit row of the refusal
+        abort(403)
+    except ValidationFailed as failed:
+        db.session.rollback()
+        apply_errors(form, failed.errors)
+        return render_page("accounts/new_unit.html", "open_unit_form", form=form,
+                           city_kinds=_city_kinds()), 422
+    db.session.commit()
+    message = f"已开通{unit.kind_label}“{unit.name}”，管理员账号 {unit.accounts[0].masked_phone}"
+    if not htmx:
+        flash(message, "success")
+        return redirect(url_for("accounts.unit", unit_id=unit.id))
+    response = fragment("accounts/new_unit.html", "opened", unit=unit, form=_open_unit_form(),
+                        city_kinds=_city_kinds())
+    return with_toast(response, message, unitsChanged=True)
+
+
+@bp.get("/units/<int:unit_id>")
+@requires(manages_accounts)
+def unit(unit_id):
+    unit = _load_unit(unit_id)
+    counts = dict(db.session.execute(
+        select(Unit.kind, func.count(Unit.id)).where(Unit.parent_id == unit.id).group_by(Unit.kind)
+    ).all())
+    return render_page("accounts/unit.html", "account_rows", unit=unit, form=ContactForm(),
+                       child_counts={UnitKind(k): n for k, n in counts.items()})
+
+
+@bp.post("/units/<int:unit_id>/accounts")
+@requires(manages_accounts)
+def add_account(unit_id):
+    unit = _load_unit(unit_id)
+    form = ContactForm()
+    if not form.validate_on_submit():
+        abort(400)
+    try:
+        account = service.add_account(current_user, unit, contact_name=form.contact_name.data,
+                                      phone=form.phone.data)
+    except ValidationFailed as failed:
+        db.session.rollback()
+        apply_errors(form, failed.errors)
+        return render_page("accounts/unit.html", "add_account_form", unit=unit, form=form), 422
+    db.session.commit()
+    response = fragment("accounts/unit.html", "add_account_form", unit=unit, form=ContactForm())
+    return with_toast(response, f"已新增{account.role_label}账号 {account.masked_phone}", accountsChanged=True)
+
+
+@bp.get("/<int:account_id>/row")
+@requires(manages_accounts)
+def account_row(account_id):
+    account = _load_account(account_id)
+    return fragment("accounts/_account_row.html", "row", account=account)
+
+
+@bp.get("/<int:account_id>/edit")
+@requires(manages_accounts)
+def edit_account(account_id):
+    account = _load_account(account_id)
+    if not rules.may_manage_account(current_user, account):
+        abort(403)
+    form = ContactForm(data={"contact_name": account.name, "phone": account.phone})
+    return fragment("accounts/_account_row.html", "edit_row", account=account, form=form)
+
+
+@bp.post("/<int:account_id>/edit")
+@requires(manages_accounts)
+def update_account(account_id):
+    account = _load_account(account_id)
+    form = ContactForm()
+    if not form.validate_on_submit():
+        abort(400)
+    try:
+        service.edit_contact(current_user, account, contact_name=form.contact_name.data, phone=form.phone.data)
+    except PermissionDenied:
+        db.session.commit()
+        abort(403)
+    except ValidationFailed as failed:
+        db.session.rollback()
+        apply_errors(form, failed.errors)
+        return fragment("accounts/_account_row.html", "edit_row", account=account, form=form), 422
+    db.session.commit()
+    return with_toast(fragment("accounts/_account_row.html", "row", account=account), "联系人信息已保存")
+
+
+@bp.post("/<int:account_id>/disable")
+@requires(manages_accounts)
+def disable_account(account_id):
+    return _set_active(account_id, False)
+
+
+@bp.post("/<int:account_id>/enable")
+@requires(manages_accounts)
+def enable_account(account_id):
+    return _set_active(account_id, True)
+
+
+def _set_active(account_id, active):
+    account = _load_account(account_id)
+    try:
+        service.set_account_active(current_user, account, active)
+    except PermissionDenied:
+        db.session.commit()
+        abort(403)
+    db.session.commit()
+    message = f"已{'启用' if active else '停用'}账号 {account.masked_phone}"
+    if not htmx:
+        flash(message, "success")
+        return redirect(url_for("accounts.unit", unit_id=account.unit_id))
+    return with_toast(fragment("accounts/_account_row.html", "row", account=account), message)

@@ -1,0 +1,58 @@
+"""The audit trail, for the system administrator and the province office."""
+from datetime import datetime, timedelta
+
+from flask import Blueprint, request
+from sqlalchemy import select
+from sqlalchemy.orm import joinedload
+
+from portal.accounts.kinds import UnitKind
+from portal.accounts.models import Account
+from portal.accounts.validators import normalize_mobile
+from portal.audit import ACTION_LABELS, RESULT_LABELS, AuditEvent
+from portal.blueprints.common import render_page, requires
+from portal.extensions import db
+
+bp = Blueprint("audit_log", __name__, url_prefix="/audit")
+
+PAGE_SIZE = 50
+SHANGHAI = timedelta(hours=8)  # China keeps no daylight saving time
+
+
+def reads_audit(account):
+    return account.unit.kind in (UnitKind.SYSTEM, UnitKind.PROVINCE_OFFICE)
+
+
+def _day(value):
+    try:
+        return datetime.strptime(value, "%Y-%m-%d")
+    except (TypeError, ValueError):
+        return None
+
+
+@bp.get("/")
+@requires(reads_audit)
+def index():
+    args = request.args
+    query = select(AuditEvent).options(joinedload(AuditEvent.account), joinedload(AuditEvent.unit))
+    if args.get("action") in ACTION_LABELS:
+        query = query.where(AuditEvent.action == args["action"])
+    if args.get("result") in RESULT_LABELS:
+        query = query.where(AuditEvent.result == args["result"])
+    phone = normalize_mobile(args.get("phone", ""))
+    if phone:
+        account_id = db.session.scalar(select(Account.id).where(Account.phone == phone))
+        query = query.where(AuditEvent.account_id == account_id)
+    start, end = _day(args.get("start")), _day(args.get("end"))
+    if start:
+        query = query.where(AuditEvent.at >= start - SHANGHAI)
+    if end:
+        query = query.where(AuditEvent.at < end + timedelta(days=1) - SHANGHAI)
+    before = args.get("before", type=int)
+    if before:
+        query = query.where(AuditEvent.id < before)
+    events = db.session.scalars(query.order_by(AuditEvent.id.desc()).limit(PAGE_SIZE + 1)).all()
+    next_before = events[PAGE_SIZE - 1].id if len(events) > PAGE_SIZE else None
+    filters = {key: args.get(key, "") for key in ("action", "result", "phone", "start", "end")}
+    return render_page("audit/index.html", "results", events=events[:PAGE_SIZE], next_before=next_before,
+                       filters=filters, actions=ACTION_LABELS, results=RESULT_LABELS,
+                       phone_invalid=bool(args.get("phone")) and phone is None)

@@ -1,0 +1,57 @@
+"""Helpers every blueprint uses: access decorators, page-or-fragment rendering, toasts."""
+import json
+from functools import wraps
+
+from flask import abort, make_response
+from flask_login import current_user, login_required
+from jinja2_fragments.flask import render_block
+
+from portal.extensions import htmx
+
+
+def requires(rule):
+    """Login, then a rule on the account; a failed rule is a 403 (the page exists, not for you)."""
+
+    def decorator(view):
+        @wraps(view)
+        @login_required
+        def wrapped(*args, **kwargs):
+            if not rule(current_user):
+                abort(403)
+            return view(*args, **kwargs)
+
+        return wrapped
+
+    return decorator
+
+
+def render_page(template, block, **context):
+    """The whole page for a normal request, the named block for an HTMX request."""
+    if htmx:
+        response = make_response(render_block(template, block, **context))
+    else:
+        from flask import render_template
+        response = make_response(render_template(template, **context))
+    response.vary.add("HX-Request")
+    return response
+
+
+def fragment(template, block, **context):
+    return make_response(render_block(template, block, **context))
+
+
+def with_toast(response, message, level="success", **events):
+    """Attach an HX-Trigger event that the page shows as a toast (JSON keeps the header ASCII)."""
+    payload = {"toast": {"message": message, "level": level}, **events}
+    response.headers["HX-Trigger"] = json.dumps(payload, ensure_ascii=True)
+    return response
+
+
+def apply_errors(form, errors):
+    """Put domain messages beside their fields; others go to the form's top."""
+    for name, message in errors.items():
+        field = getattr(form, name, None)
+        if field is not None:
+            field.errors = [message]
+        else:
+            form.form_errors.append(message)

@@ -1,0 +1,55 @@
+"""The home page: each role sees its own work."""
+from flask import Blueprint, render_template
+from flask_login import current_user, login_required
+from sqlalchemy import func, select
+
+from portal.accounts import rules
+from portal.accounts.kinds import UnitKind
+from portal.accounts.models import Account, Unit
+from portal.extensions import db
+
+bp = Blueprint("home", __name__)
+
+#: what each kind of unit will do here, shown on its home page
+WORK_BY_KIND = {
+    UnitKind.SYSTEM: ["开通省级帮扶部门和省级财政部门", "查看操作日志"],
+    UnitKind.PROVINCE_OFFICE: ["开通地级市帮扶部门及广东东西部扶贫协作交易市场（单列）",
+                               "查看全省审核通过的购销记录与汇总", "查看操作日志"],
+    UnitKind.CITY_OFFICE: ["开通本市批发市场、连锁商超、电商平台和市级审核员", "审核本市上报的购销记录"],
+    UnitKind.MARKET: ["开通批发商账号", "审核批发商填报的购销记录", "填报本市场的购销记录"],
+    UnitKind.SUPERMARKET: ["开通门店账号", "审核门店填报的购销记录", "填报本商超的购销记录"],
+    UnitKind.MERCHANT: ["填报购销记录并上传采购凭证"],
+    UnitKind.STORE: ["填报购销记录并上传采购凭证"],
+    UnitKind.ECOMMERCE: ["填报并提交购销记录"],
+    UnitKind.ENTERPRISE: ["填报本单位消费帮扶购销记录"],
+    UnitKind.FINANCE: ["开通或导入本级预算单位", "确认预算单位预留份额", "查看填报进度"],
+    UnitKind.BUDGET_UNIT: ["填报本单位年度预留份额", "确认下属单位的预留份额（主管预算单位）"],
+}
+
+#: the workflow each kind takes part in; its lists appear on the home page as they arrive
+WORKFLOW_BY_KIND = {
+    UnitKind.FINANCE: "reservations",
+    UnitKind.BUDGET_UNIT: "reservations",
+    UnitKind.SYSTEM: None,
+}
+
+
+@bp.get("/")
+@login_required
+def index():
+    unit = current_user.unit
+    kind = UnitKind(unit.kind)
+    managed = {}
+    if current_user.is_admin:
+        managed = {
+            UnitKind(k): n for k, n in db.session.execute(
+                select(Unit.kind, func.count(Unit.id)).where(rules.managed_units_clause(current_user))
+                .group_by(Unit.kind)
+            ).all()
+        }
+    own_accounts = db.session.scalar(select(func.count(Account.id)).where(Account.unit_id == unit.id))
+    return render_template(
+        "home/index.html", unit=unit, kind=kind, work=WORK_BY_KIND[kind],
+        workflow=WORKFLOW_BY_KIND.get(kind, "records"), managed=managed, own_accounts=own_accounts,
+        openable=rules.openable_kinds(current_user),
+    )

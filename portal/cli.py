@@ -1,0 +1,61 @@
+"""Commands: init-db, create-admin, demo."""
+import click
+from flask import current_app
+from flask_migrate import upgrade
+from sqlalchemy import select
+
+from portal.accounts import service
+from portal.accounts.models import Account
+from portal.errors import ValidationFailed
+from portal.extensions import db
+from portal.reference.loader import load_reference_data
+
+
+def register_commands(app):
+    app.cli.add_command(init_db)
+    app.cli.add_command(create_admin)
+    app.cli.add_command(demo)
+
+
+def apply_schema():
+    """Bring the schema to the newest migration and load the reference data."""
+    upgrade(directory=current_app.extensions["migrate"].directory)
+    load_reference_data()
+    db.session.commit()
+
+
+@click.command("init-db")
+def init_db():
+    """Create or upgrade the database and load reference data."""
+    apply_schema()
+    click.echo(f"数据库已就绪：{db.engine.url.render_as_string(hide_password=True)}")
+
+
+@click.command("create-admin")
+@click.option("--phone", required=True, help="手机号码")
+@click.option("--name", required=True, help="姓名")
+def create_admin(phone, name):
+    """Make a system administrator (系统管理员) account."""
+    try:
+        account = service.create_system_admin(phone=phone, name=name)
+    except ValidationFailed as failed:
+        raise click.ClickException("；".join(failed.errors.values())) from None
+    db.session.commit()
+    click.echo(f"已创建系统管理员 {account.name}（{account.phone}）")
+
+
+@click.command("demo")
+@click.option("--if-empty", is_flag=True, help="只在数据库还没有账号时加载")
+def demo(if_empty):
+    """Load a believable demo province and print every demo account."""
+    from portal.demo import DEMO_ADMIN_PHONE, build_demo
+
+    if if_empty and db.session.scalar(select(Account.id).limit(1)) is not None:
+        click.echo("数据库已有账号，跳过演示数据。")
+        return
+    if db.session.scalar(select(Account.id).where(Account.phone == DEMO_ADMIN_PHONE)) is None:
+        build_demo()
+        db.session.commit()
+    click.echo(f"{'手机号':<13}{'角色':<8}单位")
+    for account in db.session.scalars(select(Account).order_by(Account.phone)):
+        click.echo(f"{account.phone:<14}{account.role_label:<6}{account.unit.kind_label}·{account.unit.name}")

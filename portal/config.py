@@ -1,0 +1,78 @@
+"""Settings read from environment variables, with safe defaults for a local install."""
+import os
+from pathlib import Path
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+#: The key a development install runs with; production refuses to start with it.
+DEVELOPMENT_SECRET_KEY = "development-only-secret-key-change-me"
+
+
+class ConfigurationError(RuntimeError):
+    """The settings would make an unsafe or broken deployment."""
+
+
+def _int(name, default):
+    return int(os.environ.get(name, default))
+
+
+def load_settings(overrides=None):
+    """Build the Flask config mapping from the environment, then apply overrides."""
+    instance = Path(os.environ.get("PORTAL_INSTANCE", PROJECT_ROOT / "instance")).resolve()
+    env = os.environ.get("PORTAL_ENV", "development")
+    settings = {
+        "PORTAL_ENV": env,
+        "PORTAL_INSTANCE": str(instance),
+        "SECRET_KEY": os.environ.get("SECRET_KEY", DEVELOPMENT_SECRET_KEY),
+        "SQLALCHEMY_DATABASE_URI": os.environ.get("DATABASE_URL")
+        or f"sqlite:///{instance / 'portal.sqlite3'}",
+        "SQLALCHEMY_ENGINE_OPTIONS": {"pool_pre_ping": True},
+        "SMS_BACKEND": os.environ.get("SMS_BACKEND", "outbox"),
+        "SMS_HTTP_URL": os.environ.get("SMS_HTTP_URL", ""),
+        "SMS_HTTP_TOKEN": os.environ.get("SMS_HTTP_TOKEN", ""),
+        "SMS_SIGNATURE": os.environ.get("SMS_SIGNATURE", "【消费帮扶门户】"),
+        "REDIS_URL": os.environ.get("REDIS_URL", ""),
+        # Login codes (minutes, counts): the issue's rules, overridable for a pilot.
+        "LOGIN_CODE_TTL_MINUTES": _int("LOGIN_CODE_TTL_MINUTES", 5),
+        "LOGIN_CODE_MAX_ATTEMPTS": _int("LOGIN_CODE_MAX_ATTEMPTS", 5),
+        "SMS_LIMIT_PER_MINUTE": _int("SMS_LIMIT_PER_MINUTE", 1),
+        "SMS_LIMIT_PER_HOUR": _int("SMS_LIMIT_PER_HOUR", 5),
+        "SMS_LIMIT_PER_DAY": _int("SMS_LIMIT_PER_DAY", 10),
+        "SMS_SEND_IP_LIMIT": os.environ.get("SMS_SEND_IP_LIMIT", "30 per hour"),
+        "LOGIN_IP_LIMIT": os.environ.get("LOGIN_IP_LIMIT", "60 per hour"),
+        # Sessions: idle and absolute timeouts, enforced on the server side.
+        "SESSION_IDLE_MINUTES": _int("SESSION_IDLE_MINUTES", 30),
+        "SESSION_ABSOLUTE_HOURS": _int("SESSION_ABSOLUTE_HOURS", 12),
+        "SESSION_COOKIE_NAME": "portal_session",
+        "SESSION_COOKIE_HTTPONLY": True,
+        "SESSION_COOKIE_SAMESITE": "Lax",
+        "SESSION_COOKIE_SECURE": env == "production",
+        "WTF_CSRF_TIME_LIMIT": None,  # the session lifetime bounds the token already
+        "BABEL_DEFAULT_LOCALE": "zh_Hans_CN",
+        "BABEL_DEFAULT_TIMEZONE": "Asia/Shanghai",
+        "PAGE_SIZE": _int("PAGE_SIZE", 50),
+    }
+    uri = settings["SQLALCHEMY_DATABASE_URI"]
+    if uri.startswith("postgres://"):
+        uri = "postgresql://" + uri[len("postgres://"):]
+    if uri.startswith("postgresql://"):
+        uri = "postgresql+psycopg://" + uri[len("postgresql://"):]
+    settings["SQLALCHEMY_DATABASE_URI"] = uri
+    settings["RATELIMIT_STORAGE_URI"] = settings["REDIS_URL"] or "memory://"
+    settings["RATELIMIT_HEADERS_ENABLED"] = True
+    if overrides:
+        settings.update(overrides)
+    check_settings(settings)
+    return settings
+
+
+def check_settings(settings):
+    if settings["PORTAL_ENV"] == "production":
+        if settings["SECRET_KEY"] in ("", DEVELOPMENT_SECRET_KEY) or len(settings["SECRET_KEY"]) < 32:
+            raise ConfigurationError(
+                "PORTAL_ENV=production needs its own SECRET_KEY of at least 32 characters"
+            )
+    if settings["SMS_BACKEND"] not in ("outbox", "console", "http"):
+        raise ConfigurationError(f"unknown SMS_BACKEND {settings['SMS_BACKEND']!r}")
+    if settings["SMS_BACKEND"] == "http" and not settings["SMS_HTTP_URL"]:
+        raise ConfigurationError("SMS_BACKEND=http needs SMS_HTTP_URL")

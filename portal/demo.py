@@ -1,0 +1,83 @@
+"""A believable demo province, built through the same operations people use.
+
+Phone numbers follow a pattern so that the README can list them: 138 0000 xxxx
+for the monitoring side, 139 0000 xxxx for finance and budget units.
+"""
+from stdnum.cn import uscc
+
+from portal.accounts import service
+from portal.accounts.kinds import UnitKind
+
+DEMO_ADMIN_PHONE = "13800000000"
+
+
+def _credit_code(base17):
+    return base17 + uscc.calc_check_digit(base17)
+
+
+def _open(actor, kind, name, contact, phone, city_code=None, credit_code=None, staff=()):
+    unit = service.open_unit(actor, kind=kind, name=name, contact_name=contact, phone=phone,
+                             city_code=city_code, credit_code=credit_code)
+    for staff_name, staff_phone in staff:
+        service.add_account(unit.accounts[0], unit, contact_name=staff_name, phone=staff_phone)
+    return unit.accounts[0]
+
+
+#: city, code, office contacts, market, merchants, supermarket, stores, e-commerce, enterprise
+CITIES = [
+    ("广州市", "440100", "1", ("林晓峰", "黄嘉敏"),
+     ("广州江南果菜批发市场", ["江南市场·黔山农产品商行", "江南市场·桂品鲜果行"]),
+     ("华润万家广州总店", ["华润万家天河城店", "华润万家番禺店"]),
+     "穗农优选电商平台", ("广州粤膳餐饮管理有限公司", "91440101MA59XK8C1")),
+    ("深圳市", "440300", "3", ("郑国强", "吴丽华"),
+     ("深圳海吉星农产品批发市场", ["海吉星·河池优品商行"]),
+     ("百果园深圳总店", ["百果园福田店"]),
+     "深农鲜达电商平台", ("深圳鹏城食品供应链有限公司", "91440300MA5FTK1D2")),
+    ("佛山市", "440600", "6", ("梁志明", "何少玲"),
+     ("佛山中南农产品交易中心", ["中南中心·黔东南山货行"]),
+     None, None, None),
+    ("东莞市", "441900", "9", ("叶伟雄", "钟美玲"),
+     None, ("百果园东莞总店", ["百果园南城店"]), None, ("东莞莞香食品有限公司", "91441900MA4WDG2E3")),
+]
+
+
+def build_demo():
+    admin = service.create_system_admin(phone=DEMO_ADMIN_PHONE, name="系统管理员")
+
+    province = _open(admin, UnitKind.PROVINCE_OFFICE, "广东省东西部协作办公室", "陈立新", "13800000001",
+                     staff=[("刘芳", "13800000002")])
+    listed_market = _open(province, UnitKind.MARKET, "广东东西部扶贫协作交易市场", "王建军", "13800000003")
+    _open(listed_market, UnitKind.MERCHANT, "协作交易市场·黔货直供行", "赵海燕", "13800000004")
+
+    for city_name, code, digit, contacts, market, supermarket, ecommerce, enterprise in CITIES:
+        prefix = f"1380000{digit}"  # + 3 digits per unit
+        office = _open(province, UnitKind.CITY_OFFICE, f"{city_name}东西部协作办公室", contacts[0],
+                       prefix + "001", city_code=code, staff=[(contacts[1], prefix + "002")])
+        if market:
+            market_admin = _open(office, UnitKind.MARKET, market[0], "市场管理员", prefix + "011")
+            for index, merchant in enumerate(market[1], start=12):
+                _open(market_admin, UnitKind.MERCHANT, merchant, f"商户{index - 11}", f"{prefix}0{index}")
+        if supermarket:
+            chain_admin = _open(office, UnitKind.SUPERMARKET, supermarket[0], "商超管理员", prefix + "021")
+            for index, store in enumerate(supermarket[1], start=22):
+                _open(chain_admin, UnitKind.STORE, store, f"店长{index - 21}", f"{prefix}0{index}")
+        if ecommerce:
+            _open(office, UnitKind.ECOMMERCE, ecommerce, "平台运营", prefix + "031")
+        if enterprise:
+            service.register_enterprise(name=enterprise[0], credit_code=_credit_code(enterprise[1]),
+                                        contact_name="采购经理", phone=prefix + "041", city_code=code)
+
+    finance = _open(admin, UnitKind.FINANCE, "广东省财政厅", "孙慧", "13900000001")
+    education = _open(finance, UnitKind.BUDGET_UNIT, "广东省教育厅", "许文博", "13900000011",
+                      credit_code=_credit_code("11440000006939711"))
+    _open(education, UnitKind.BUDGET_UNIT, "广东实验中学", "罗晓燕", "13900000012")
+    _open(education, UnitKind.BUDGET_UNIT, "华南师范大学附属中学", "邓志强", "13900000013")
+    _open(finance, UnitKind.BUDGET_UNIT, "广东省农业农村厅", "冯嘉欣", "13900000014")
+
+    guangzhou_finance = _open(finance, UnitKind.FINANCE, "广州市财政局", "谢伟", "13900001001", city_code="440100")
+    _open(guangzhou_finance, UnitKind.BUDGET_UNIT, "广州市农业农村局", "潘俊杰", "13900001011")
+    tianhe = _open(guangzhou_finance, UnitKind.FINANCE, "广州市天河区财政局", "曾丽娟", "13900001101")
+    tianhe_education = _open(tianhe, UnitKind.BUDGET_UNIT, "广州市天河区教育局", "蔡明", "13900001111")
+    _open(tianhe_education, UnitKind.BUDGET_UNIT, "广州市天河区第一中学", "彭雪梅", "13900001112")
+    shenzhen_finance = _open(finance, UnitKind.FINANCE, "深圳市财政局", "袁志华", "13900003001", city_code="440300")
+    _open(shenzhen_finance, UnitKind.BUDGET_UNIT, "深圳市机关事务管理局", "蒋丽", "13900003011")

@@ -1,0 +1,1 @@
+"""Flask-WTF forms: they carry fields, kept values and CSRF; the rules live in the domain."""

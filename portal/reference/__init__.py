@@ -1,0 +1,1 @@
+"""Reference data: Guangdong cities, the assisted western regions, and the editable dictionaries."""

@@ -1,0 +1,58 @@
+// Small page behaviour shared by every screen: HTMX settings, toasts, code countdowns.
+document.addEventListener("DOMContentLoaded", function () {
+  // Validation errors come back as 422 with the form re-rendered: swap them like a 200.
+  htmx.config.responseHandling = [
+    { code: "204", swap: false },
+    { code: "[23]..", swap: true },
+    { code: "422", swap: true },
+    { code: "[45]..", swap: false, error: true },
+  ];
+
+  function toast(message, level) {
+    var box = document.createElement("div");
+    box.className = "toast align-items-center border-0 text-bg-" + (level === "error" ? "danger" : level || "success");
+    box.setAttribute("role", "status");
+    box.innerHTML = '<div class="d-flex"><div class="toast-body"></div>' +
+      '<button type="button" class="btn-close btn-close-white me-2 m-auto" data-bs-dismiss="toast" aria-label="关闭"></button></div>';
+    box.querySelector(".toast-body").textContent = message;
+    document.getElementById("toasts").appendChild(box);
+    new bootstrap.Toast(box, { delay: 4000 }).show();
+    box.addEventListener("hidden.bs.toast", function () { box.remove(); });
+  }
+
+  document.body.addEventListener("toast", function (event) { toast(event.detail.message, event.detail.level); });
+  document.body.addEventListener("htmx:responseError", function (event) {
+    var text = event.detail.xhr.responseText || "";
+    var holder = document.createElement("div");
+    holder.innerHTML = text;
+    toast((holder.textContent || "操作失败，请稍后重试").trim().slice(0, 120), "error");
+  });
+  document.body.addEventListener("htmx:sendError", function () { toast("网络连接失败，请检查网络后重试", "error"); });
+
+  // "获取验证码" buttons wait before another send once a code went out.
+  document.body.addEventListener("htmx:afterRequest", function (event) {
+    var button = event.detail.elt;
+    if (!button.dataset || !button.dataset.countdown || !event.detail.successful) return;
+    var left = parseInt(button.dataset.countdown, 10);
+    var label = button.textContent;
+    button.disabled = true;
+    var timer = setInterval(function () {
+      left -= 1;
+      button.textContent = "重新获取（" + left + "秒）";
+      if (left <= 0) { clearInterval(timer); button.disabled = false; button.textContent = label; }
+    }, 1000);
+  });
+
+  // The open-unit form shows the city field only for the kinds whose city is chosen.
+  document.body.addEventListener("change", function (event) {
+    var form = event.target.form;
+    if (!form || event.target.name !== "kind" || form.dataset.cityKinds === undefined) return;
+    var kinds = form.dataset.cityKinds.split(",");
+    form.querySelectorAll(".city-field").forEach(function (el) { el.hidden = kinds.indexOf(event.target.value) < 0; });
+  });
+  htmx.onLoad(function (root) {
+    (root.querySelectorAll ? root.querySelectorAll("form[data-city-kinds] select[name=kind]") : []).forEach(function (select) {
+      select.dispatchEvent(new Event("change", { bubbles: true }));
+    });
+  });
+});

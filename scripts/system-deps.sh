@@ -1,0 +1,29 @@
+#!/usr/bin/env bash
+# Debian packages the tests need: Chromium for browser tests, Noto CJK fonts and poppler for PDFs.
+# Installs what is missing when allowed (root, or sudo without a password); says what to do otherwise.
+set -euo pipefail
+
+missing=()
+[ -x /usr/bin/chromium ] || missing+=(chromium)
+fc-list 2>/dev/null | grep -q "Noto Sans CJK" || missing+=(fonts-noto-cjk)
+command -v pdftotext >/dev/null 2>&1 || missing+=(poppler-utils)
+
+if [ ${#missing[@]} -eq 0 ]; then
+  exit 0
+fi
+
+if [ "$(id -u)" -eq 0 ]; then
+  as_root=()
+elif command -v sudo >/dev/null 2>&1 && sudo -n true 2>/dev/null; then
+  as_root=(sudo -n)
+else
+  echo "缺少测试所需的系统软件包：${missing[*]}" >&2
+  echo "Missing Debian packages: ${missing[*]}. Install them with:" >&2
+  echo "  sudo apt-get install -y --no-install-recommends ${missing[*]}" >&2
+  echo "Browser and PDF tests will be skipped until then (and fail under CI=true)." >&2
+  exit 0
+fi
+
+echo "Installing Debian packages: ${missing[*]}"
+"${as_root[@]}" apt-get update -q
+DEBIAN_FRONTEND=noninteractive "${as_root[@]}" apt-get install -y -q --no-install-recommends "${missing[@]}"

@@ -1,0 +1,174 @@
+"""Fixtures: an app on SQLite (default) or on TEST_DATABASE_URL, a clean database per test,
+a unit tree from tests/factories.py, and a helper that logs an account in through the real
+SMS-code login."""
+import os
+import re
+from pathlib import Path
+
+import pytest
+from sqlalchemy import create_engine, text
+from sqlalchemy.engine import make_url
+
+from portal import create_app
+from portal.extensions import db
+from portal.reference.loader import load_reference_data
+
+#: tables that keep the reference data between tests
+REFERENCE_TABLES = {"gd_city", "region", "dictionary_entry", "alembic_version"}
+
+
+def _database_url(tmp_path_factory):
+    url = os.environ.get("TEST_DATABASE_URL")
+    if not url:
+        return f"sqlite:///{tmp_path_factory.mktemp('db') / 'test.sqlite3'}"
+    parsed = make_url(url)
+    if parsed.get_backend_name() == "postgresql":
+        admin = create_engine(parsed.set(database="postgres"), isolation_level="AUTOCOMMIT")
+        with admin.connect() as conn:
+            exists = conn.scalar(text("SELECT 1 FROM pg_database WHERE datname = :n"), {"n": parsed.database})
+            if not exists:
+                conn.execute(text(f'CREATE DATABASE "{parsed.database}"'))
+        admin.dispose()
+    return url
+
+
+@pytest.fixture(scope="session")
+def database_url(tmp_path_factory):
+    """Create the schema once per run through the migrations, as init-db does."""
+    url = _database_url(tmp_path_factory)
+    instance = tmp_path_factory.mktemp("instance")
+    app = create_app({"SQLALCHEMY_DATABASE_URI": url, "PORTAL_INSTANCE": str(instance)})
+    with app.app_context():
+        db.drop_all()
+        with db.engine.begin() as conn:
+            conn.execute(text("DROP TABLE IF EXISTS alembic_version"))
+        from portal.cli import apply_schema
+        apply_schema()
+        db.engine.dispose()
+    return url
+
+
+@pytest.fixture
+def is_postgres(database_url):
+    return database_url.startswith("postgresql")
+
+
+def _wipe(app):
+    tables = [t for t in db.metadata.sorted_tables if t.name not in REFERENCE_TABLES]
+    with db.engine.begin() as conn:
+        if conn.dialect.name == "postgresql":
+            conn.execute(text("TRUNCATE " + ", ".join(f'"{t.name}"' for t in tables) + " RESTART IDENTITY CASCADE"))
+        else:
+            for table in reversed(tables):
+                conn.execute(table.delete())
+
+
+@pytest.fixture
+def app_factory(database_url, tmp_path):
+    """Make an app with overrides; the database is emptied (but for reference data) first."""
+    made = []
+
+    def make(**overrides):
+        config = {
+            "SQLALCHEMY_DATABASE_URI": database_url,
+            "PORTAL_INSTANCE": str(tmp_path / "instance"),
+            "SMS_BACKEND": "outbox",
+            "TESTING": True,
+            "RATELIMIT_STORAGE_URI": "memory://",
+        }
+        config.update(overrides)
+        app = create_app(config)
+        made.append(app)
+        return app
+
+    yield make
+    for app in made:
+        with app.app_context():
+            db.session.remove()
+            db.engine.dispose()
+
+
+@pytest.fixture
+def app(app_factory):
+    app = app_factory()
+    with app.app_context():
+        _wipe(app)
+        load_reference_data()
+        db.session.commit()
+    return app
+
+
+@pytest.fixture
+def ctx(app):
+    """An application context for domain tests that talk to the database directly."""
+    with app.app_context():
+        yield
+        db.session.rollback()
+
+
+@pytest.fixture
+def client(app):
+    return app.test_client()
+
+
+@pytest.fixture
+def tree(app):
+    from tests.factories import build_tree
+
+    with app.app_context():
+        made = build_tree()
+        db.session.commit()
+        return made
+
+
+class Outbox:
+    """The SMS outbox file the `outbox` backend writes, read as a person reads their phone."""
+
+    def __init__(self, path):
+        self.path = Path(path)
+
+    def messages(self, phone=None):
+        import json
+
+        if not self.path.exists():
+            return []
+        rows = [json.loads(line) for line in self.path.read_text(encoding="utf-8").splitlines() if line]
+        return [row for row in rows if phone is None or row["to"] == phone]
+
+    def last_code(self, phone):
+        for row in reversed(self.messages(phone)):
+            match = re.search(r"验证码为(\d{6})", row["text"])
+            if match:
+                return match.group(1)
+        return None
+
+
+@pytest.fixture
+def outbox(app):
+    from portal.accounts.sms import outbox_path
+
+    return Outbox(outbox_path(app.config))
+
+
+def csrf_token(client, path="/login"):
+    page = client.get(path).get_data(as_text=True)
+    match = re.search(r'name="csrf_token" type="hidden" value="([^"]+)"', page) or re.search(
+        r'"X-CSRFToken": "([^"]+)"', page)
+    return match.group(1)
+
+
+@pytest.fixture
+def login(app, outbox):
+    """Log a phone in through the real flow: send code, read it from the outbox, post it."""
+
+    def do_login(client, phone):
+        token = csrf_token(client)
+        sent = client.post("/login/code", data={"phone": phone, "csrf_token": token})
+        assert sent.status_code == 200, sent.get_data(as_text=True)
+        code = outbox.last_code(phone)
+        assert code, f"no code in the outbox for {phone}"
+        response = client.post("/login", data={"phone": phone, "code": code, "csrf_token": token})
+        assert response.status_code == 302, response.get_data(as_text=True)
+        return client
+
+    return do_login

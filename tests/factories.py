@@ -1,0 +1,56 @@
+"""Test data built through the domain operations: a unit tree in one call."""
+from types import SimpleNamespace
+
+from stdnum.cn import uscc
+
+from portal.accounts import service
+from portal.accounts.kinds import UnitKind
+
+
+def credit_code(base17):
+    return base17 + uscc.calc_check_digit(base17)
+
+
+def open_unit(actor, kind, name, phone, city_code=None, contact="联系人"):
+    unit = service.open_unit(actor, kind=kind, name=name, contact_name=contact, phone=phone, city_code=city_code)
+    return unit.accounts[0]
+
+
+def build_tree():
+    """Every role of DESIGN section 2, in two cities, keyed by a short role name.
+
+    Phones: 1370000xxxx, so they never meet the demo's numbers.
+    """
+    t = SimpleNamespace()
+    t.system = service.create_system_admin(phone="13700000000", name="系统管理员")
+    t.province = open_unit(t.system, UnitKind.PROVINCE_OFFICE, "省协作办", "13700000001")
+    t.province_reviewer = service.add_account(t.province, t.province.unit, contact_name="省审核员",
+                                              phone="13700000002")
+    t.listed_market = open_unit(t.province, UnitKind.MARKET, "省协作交易市场", "13700000003")
+    t.listed_merchant = open_unit(t.listed_market, UnitKind.MERCHANT, "省市场商户", "13700000004")
+
+    for prefix, city, code in (("gz", "广州", "440100"), ("sz", "深圳", "440300")):
+        digit = "1" if prefix == "gz" else "3"
+        base = f"1370000{digit}"
+        office = open_unit(t.province, UnitKind.CITY_OFFICE, f"{city}协作办", base + "001", city_code=code)
+        setattr(t, f"{prefix}_office", office)
+        setattr(t, f"{prefix}_reviewer", service.add_account(office, office.unit, contact_name=f"{city}审核员",
+                                                             phone=base + "002"))
+        market = open_unit(office, UnitKind.MARKET, f"{city}批发市场", base + "011")
+        setattr(t, f"{prefix}_market", market)
+        setattr(t, f"{prefix}_merchant", open_unit(market, UnitKind.MERCHANT, f"{city}批发商", base + "012"))
+        chain = open_unit(office, UnitKind.SUPERMARKET, f"{city}连锁商超", base + "021")
+        setattr(t, f"{prefix}_supermarket", chain)
+        setattr(t, f"{prefix}_store", open_unit(chain, UnitKind.STORE, f"{city}门店", base + "022"))
+        setattr(t, f"{prefix}_ecommerce", open_unit(office, UnitKind.ECOMMERCE, f"{city}电商平台", base + "031"))
+        setattr(t, f"{prefix}_enterprise", service.register_enterprise(
+            name=f"{city}测试企业有限公司", credit_code=credit_code(f"9144{code[2:4]}00MA5FTK1D{digit}"),
+            contact_name="企业联系人", phone=base + "041", city_code=code))
+
+    t.province_finance = open_unit(t.system, UnitKind.FINANCE, "省财政厅", "13700000101")
+    t.gz_finance = open_unit(t.province_finance, UnitKind.FINANCE, "广州市财政局", "13700001101", city_code="440100")
+    t.county_finance = open_unit(t.gz_finance, UnitKind.FINANCE, "天河区财政局", "13700001102")
+    t.superior_budget = open_unit(t.province_finance, UnitKind.BUDGET_UNIT, "省教育厅", "13700000111")
+    t.budget_unit = open_unit(t.superior_budget, UnitKind.BUDGET_UNIT, "省实验中学", "13700000112")
+    t.gz_budget = open_unit(t.gz_finance, UnitKind.BUDGET_UNIT, "广州市农业农村局", "13700001111")
+    return t
