@@ -113,12 +113,20 @@ def client(app):
 
 @pytest.fixture
 def tree(app):
+    """The unit tree of tests/factories.py, committed; each role as plain data
+    (id, phone, name, unit_id, city_code) that outlives the session that made it."""
+    from types import SimpleNamespace
+
     from tests.factories import build_tree
 
     with app.app_context():
         made = build_tree()
         db.session.commit()
-        return made
+        return SimpleNamespace(**{
+            role: SimpleNamespace(id=account.id, phone=account.phone, name=account.name,
+                                  unit_id=account.unit_id, city_code=account.unit.city_code)
+            for role, account in vars(made).items()
+        })
 
 
 class Outbox:

@@ -1,0 +1,145 @@
+"""The authorization matrix: every route of app.url_map against every role.
+
+Each route names the object it is tried on and, per role, what the role gets:
+OK (the page or the action, including a 422 for the empty form), LOGIN (sent to
+the login page), FORBIDDEN (403: the page exists, not for this role), or HIDDEN
+(404: another unit's object, as if it did not exist). A route that is missing
+here fails `test_every_route_is_in_the_matrix`.
+"""
+import re
+
+import pytest
+
+from tests.conftest import csrf_token
+
+OK, LOGIN, FORBIDDEN, HIDDEN = "ok", "login", "forbidden", "hidden"
+
+ROLES = [
+    "anonymous", "system", "province", "province_reviewer", "listed_market", "listed_merchant",
+    "gz_office", "gz_reviewer", "gz_market", "gz_merchant", "gz_supermarket", "gz_store",
+    "gz_ecommerce", "gz_enterprise", "sz_office", "sz_market", "province_finance", "gz_finance",
+    "county_finance", "superior_budget", "budget_unit",
+]
+STAFF = {"province_reviewer", "gz_reviewer"}
+#: roles whose unit may open some kind of unit below it
+OPENERS = {"system", "province", "listed_market", "gz_office", "gz_market", "gz_supermarket", "sz_office",
+           "sz_market", "province_finance", "gz_finance", "county_finance", "superior_budget", "budget_unit"}
+
+
+def public(role):
+    return OK
+
+
+def logged_in(role):
+    return LOGIN if role == "anonymous" else OK
+
+
+def admins(role):
+    if role == "anonymous":
+        return LOGIN
+    return FORBIDDEN if role in STAFF else OK
+
+
+def openers(role):
+    if role == "anonymous":
+        return LOGIN
+    return OK if role in OPENERS else FORBIDDEN
+
+
+def managers_of(*allowed):
+    """Admins of the listed roles act; staff are refused; other admins do not see the object."""
+
+    def rule(role):
+        if role == "anonymous":
+            return LOGIN
+        if role in STAFF:
+            return FORBIDDEN
+        return OK if role in allowed else HIDDEN
+
+    return rule
+
+
+def merchant_account_rule(role):
+    # The market manages its merchant's account; the merchant sees its own row but
+    # may not edit or disable itself.
+    return managers_of("gz_market")(role)
+
+
+def own_row_rule(role):
+    return OK if role == "gz_merchant" else merchant_account_rule(role)
+
+
+def self_edit_forbidden(role):
+    return FORBIDDEN if role == "gz_merchant" else merchant_account_rule(role)
+
+
+def audit_readers(role):
+    if role == "anonymous":
+        return LOGIN
+    return OK if role in ("system", "province", "province_reviewer") else FORBIDDEN
+
+
+def after_login_redirect(role):
+    return OK  # the login page itself, or a redirect home once logged in
+
+
+#: endpoint -> (method, url builder over the tree, rule)
+MATRIX = {
+    "auth.login": ("GET", lambda t: "/login", after_login_redirect),
+    "auth.send_login_code": ("POST", lambda t: "/login/code", public),
+    "auth.login_submit": ("POST", lambda t: "/login", public),
+    "auth.register": ("GET", lambda t: "/register", public),
+    "auth.send_register_code": ("POST", lambda t: "/register/code", public),
+    "auth.register_submit": ("POST", lambda t: "/register", public),
+    "health.healthz": ("GET", lambda t: "/healthz", public),
+    "home.index": ("GET", lambda t: "/", logged_in),
+    "accounts.index": ("GET", lambda t: "/accounts/", admins),
+    "accounts.new_unit": ("GET", lambda t: "/accounts/units/new", openers),
+    "accounts.open_unit": ("POST", lambda t: "/accounts/units", openers),
+    "accounts.unit": ("GET", lambda t: f"/accounts/units/{t.gz_market.unit_id}", managers_of("gz_office", "gz_market")),
+    "accounts.add_account": ("POST", lambda t: f"/accounts/units/{t.gz_market.unit_id}/accounts",
+                             managers_of("gz_office", "gz_market")),
+    "accounts.account_row": ("GET", lambda t: f"/accounts/{t.gz_merchant.id}/row", own_row_rule),
+    "accounts.edit_account": ("GET", lambda t: f"/accounts/{t.gz_merchant.id}/edit", self_edit_forbidden),
+    "accounts.update_account": ("POST", lambda t: f"/accounts/{t.gz_merchant.id}/edit", self_edit_forbidden),
+    "accounts.disable_account": ("POST", lambda t: f"/accounts/{t.gz_merchant.id}/disable", self_edit_forbidden),
+    "accounts.enable_account": ("POST", lambda t: f"/accounts/{t.gz_merchant.id}/enable", self_edit_forbidden),
+    "audit_log.index": ("GET", lambda t: "/audit/", audit_readers),
+    # Last: it ends the session the rows above use, and sends everyone to the login page.
+    "auth.logout": ("POST", lambda t: "/logout", lambda role: LOGIN),
+}
+
+NOT_ROUTES = {"static"}
+
+
+def test_every_route_is_in_the_matrix(app):
+    endpoints = {rule.endpoint for rule in app.url_map.iter_rules()} - NOT_ROUTES
+    assert endpoints - set(MATRIX) == set(), "routes missing from the authorization matrix"
+    assert set(MATRIX) - endpoints == set(), "matrix rows for routes that no longer exist"
+
+
+def _classify(response):
+    if response.status_code == 302 and "/login" in response.headers.get("Location", ""):
+        return LOGIN
+    return {403: FORBIDDEN, 404: HIDDEN}.get(response.status_code, OK)
+
+
+@pytest.mark.parametrize("role", ROLES)
+def test_role_against_every_route(role, app, client, tree, login):
+    if role != "anonymous":
+        login(client, getattr(tree, role).phone)
+    token = csrf_token(client, "/" if role != "anonymous" else "/login")
+    mismatches = []
+    for endpoint, (method, url_for_tree, rule) in MATRIX.items():
+        url = url_for_tree(tree)
+        if method == "GET":
+            response = client.get(url)
+        else:
+            response = client.post(url, data={}, headers={"X-CSRFToken": token})
+        got, expected = _classify(response), rule(role)
+        if got != expected:
+            mismatches.append(f"{method} {url} ({endpoint}): expected {expected}, got {got} "
+                              f"[{response.status_code}]")
+        if endpoint == "accounts.disable_account" and got == OK:
+            assert re.search("已停用", response.get_data(as_text=True)) or response.status_code == 302
+    assert mismatches == []
