@@ -14,6 +14,11 @@ def create_app(overrides=None):
     app.config.from_mapping(load_settings(overrides))
     app.instance_path = app.config["PORTAL_INSTANCE"]
     Path(app.instance_path).mkdir(parents=True, exist_ok=True)
+    if app.config["TRUSTED_PROXIES"]:
+        # Behind nginx: take the client's address (audit, rate limits) from X-Forwarded-For.
+        from werkzeug.middleware.proxy_fix import ProxyFix
+        proxies = app.config["TRUSTED_PROXIES"]
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=proxies, x_proto=proxies, x_host=proxies)
 
     db.init_app(app)
     migrate.init_app(app, db, directory=str(PROJECT_ROOT / "migrations"), render_as_batch=True)

@@ -51,6 +51,8 @@ def load_settings(overrides=None):
         "BABEL_DEFAULT_LOCALE": "zh_Hans_CN",
         "BABEL_DEFAULT_TIMEZONE": "Asia/Shanghai",
         "PAGE_SIZE": _int("PAGE_SIZE", 50),
+        #: reverse proxies in front (nginx: 1), whose X-Forwarded-* headers are trusted
+        "TRUSTED_PROXIES": _int("TRUSTED_PROXIES", 0),
     }
     uri = settings["SQLALCHEMY_DATABASE_URI"]
     if uri.startswith("postgres://"):

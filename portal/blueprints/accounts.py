@@ -6,7 +6,7 @@ from sqlalchemy import func, or_, select
 from portal.accounts import rules, service
 from portal.accounts.kinds import UnitKind
 from portal.accounts.models import Account, Unit
-from portal.blueprints.common import apply_errors, fragment, render_page, requires, with_toast
+from portal.blueprints.common import apply_errors, fragment, keyset_page, render_page, requires, with_toast
 from portal.errors import PermissionDenied, ValidationFailed
 from portal.extensions import db, htmx
 from portal.forms.accounts import ContactForm, OpenUnitForm
@@ -53,20 +53,14 @@ def _city_kinds():
 def index():
     kind = request.args.get("kind", "")
     query_text = request.args.get("q", "").strip()
-    after = request.args.get("after", type=int)
-    query = rules.managed_units_query(current_user).order_by(None).order_by(Unit.id)
+    query = rules.managed_units_query(current_user)
     if kind:
         query = query.where(Unit.kind == kind)
     if query_text:
         like = f"%{query_text}%"
         query = query.where(or_(Unit.name.like(like), Unit.accounts.any(Account.name.like(like)),
                                 Unit.accounts.any(Account.phone.like(like))))
-    if after:
-        query = query.where(Unit.id > after)
-    page_size = 50
-    units = db.session.scalars(query.limit(page_size + 1)).all()
-    next_after = units[page_size - 1].id if len(units) > page_size else None
-    units = units[:page_size]
+    units, next_after = keyset_page(query, Unit.id, request.args.get("after", type=int))
     kinds_present = db.session.scalars(
         select(Unit.kind).where(rules.managed_units_clause(current_user)).group_by(Unit.kind)
     ).all()
@@ -75,7 +69,6 @@ def index():
         units=units, next_after=next_after, kind=kind, q=query_text,
         kinds_present=[UnitKind(k) for k in kinds_present],
         own_unit=current_user.unit, openable=rules.openable_kinds(current_user),
-        form=_open_unit_form(), city_kinds=_city_kinds(),
     )
 
 

@@ -9,12 +9,11 @@ from portal.accounts.kinds import UnitKind
 from portal.accounts.models import Account
 from portal.accounts.validators import normalize_mobile
 from portal.audit import ACTION_LABELS, RESULT_LABELS, AuditEvent
-from portal.blueprints.common import render_page, requires
+from portal.blueprints.common import keyset_page, render_page, requires
 from portal.extensions import db
 
 bp = Blueprint("audit_log", __name__, url_prefix="/audit")
 
-PAGE_SIZE = 50
 SHANGHAI = timedelta(hours=8)  # China keeps no daylight saving time
 
 
@@ -47,12 +46,8 @@ def index():
         query = query.where(AuditEvent.at >= start - SHANGHAI)
     if end:
         query = query.where(AuditEvent.at < end + timedelta(days=1) - SHANGHAI)
-    before = args.get("before", type=int)
-    if before:
-        query = query.where(AuditEvent.id < before)
-    events = db.session.scalars(query.order_by(AuditEvent.id.desc()).limit(PAGE_SIZE + 1)).all()
-    next_before = events[PAGE_SIZE - 1].id if len(events) > PAGE_SIZE else None
+    events, next_before = keyset_page(query, AuditEvent.id, args.get("before", type=int), descending=True)
     filters = {key: args.get(key, "") for key in ("action", "result", "phone", "start", "end")}
-    return render_page("audit/index.html", "results", events=events[:PAGE_SIZE], next_before=next_before,
+    return render_page("audit/index.html", "results", events=events, next_before=next_before,
                        filters=filters, actions=ACTION_LABELS, results=RESULT_LABELS,
                        phone_invalid=bool(args.get("phone")) and phone is None)

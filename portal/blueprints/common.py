@@ -2,11 +2,11 @@
 import json
 from functools import wraps
 
-from flask import abort, make_response
+from flask import abort, current_app, make_response
 from flask_login import current_user, login_required
 from jinja2_fragments.flask import render_block
 
-from portal.extensions import htmx
+from portal.extensions import db, htmx
 
 
 def requires(rule):
@@ -55,3 +55,14 @@ def apply_errors(form, errors):
             field.errors = [message]
         else:
             form.form_errors.append(message)
+
+
+def keyset_page(query, key_column, after=None, descending=False):
+    """One page of rows after a key (never OFFSET); returns (rows, key of the next page or None)."""
+    size = current_app.config["PAGE_SIZE"]
+    if after is not None:
+        query = query.where(key_column < after if descending else key_column > after)
+    query = query.order_by(None).order_by(key_column.desc() if descending else key_column)
+    rows = db.session.scalars(query.limit(size + 1)).all()
+    next_key = getattr(rows[size - 1], key_column.key) if len(rows) > size else None
+    return rows[:size], next_key
