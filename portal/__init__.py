@@ -20,6 +20,9 @@ def create_app(overrides=None):
         proxies = app.config["TRUSTED_PROXIES"]
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=proxies, x_proto=proxies, x_host=proxies)
 
+    from portal import models  # noqa: F401  (every table, for the metadata and Alembic)
+    import portal.notifications  # noqa: F401  (SMS sent after commit)
+
     db.init_app(app)
     migrate.init_app(app, db, directory=str(PROJECT_ROOT / "migrations"), render_as_batch=True)
     csrf.init_app(app)

@@ -22,7 +22,12 @@ ACTION_LABELS = {
     "account_disabled": "停用账号",
     "account_enabled": "启用账号",
     "enterprise_registered": "企业注册",
-    "access_denied": "越权访问",
+    "record_created": "新建购销记录",
+    "record_submit": "提交购销记录",
+    "record_approve": "审核通过",
+    "record_return": "退回修改",
+    "voucher_added": "上传凭证",
+    "voucher_removed": "删除凭证",
 }
 
 RESULT_LABELS = {"ok": "成功", "failed": "失败", "denied": "拒绝"}

@@ -8,6 +8,8 @@ from portal.accounts import service
 from portal.accounts.models import Account
 from portal.errors import ValidationFailed
 from portal.extensions import db
+from portal.clock import utcnow
+from portal.records.periods import ensure_year_periods
 from portal.reference.loader import load_reference_data
 
 
@@ -21,6 +23,7 @@ def apply_schema():
     """Bring the schema to the newest migration and load the reference data."""
     upgrade(directory=current_app.extensions["migrate"].directory)
     load_reference_data()
+    ensure_year_periods(utcnow().year)
     db.session.commit()
 
 

@@ -1,5 +1,6 @@
 """Settings read from environment variables, with safe defaults for a local install."""
 import os
+from decimal import Decimal
 from pathlib import Path
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
@@ -51,6 +52,10 @@ def load_settings(overrides=None):
         "BABEL_DEFAULT_LOCALE": "zh_Hans_CN",
         "BABEL_DEFAULT_TIMEZONE": "Asia/Shanghai",
         "PAGE_SIZE": _int("PAGE_SIZE", 50),
+        #: records above this amount (元) are flagged for the reviewer
+        "RECORD_AMOUNT_ALERT": Decimal(os.environ.get("RECORD_AMOUNT_ALERT", "500000")),
+        "VOUCHER_MAX_MB": _int("VOUCHER_MAX_MB", 10),
+        "EXPORT_MAX_ROWS": _int("EXPORT_MAX_ROWS", 200000),
         #: reverse proxies in front (nginx: 1), whose X-Forwarded-* headers are trusted
         "TRUSTED_PROXIES": _int("TRUSTED_PROXIES", 0),
     }
@@ -60,6 +65,8 @@ def load_settings(overrides=None):
     if uri.startswith("postgresql://"):
         uri = "postgresql+psycopg://" + uri[len("postgresql://"):]
     settings["SQLALCHEMY_DATABASE_URI"] = uri
+    # One voucher a request, plus the form around it.
+    settings["MAX_CONTENT_LENGTH"] = (settings["VOUCHER_MAX_MB"] + 1) * 1024 * 1024
     settings["RATELIMIT_STORAGE_URI"] = settings["REDIS_URL"] or "memory://"
     settings["RATELIMIT_HEADERS_ENABLED"] = True
     if overrides:

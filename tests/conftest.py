@@ -14,7 +14,7 @@ from portal.extensions import db
 from portal.reference.loader import load_reference_data
 
 #: tables that keep the reference data between tests
-REFERENCE_TABLES = {"gd_city", "region", "dictionary_entry", "alembic_version"}
+REFERENCE_TABLES = {"gd_city", "region", "dictionary_entry", "reporting_period", "alembic_version"}
 
 
 def _database_url(tmp_path_factory):

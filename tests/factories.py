@@ -54,3 +54,20 @@ def build_tree():
     t.budget_unit = open_unit(t.superior_budget, UnitKind.BUDGET_UNIT, "省实验中学", "13700000112")
     t.gz_budget = open_unit(t.gz_finance, UnitKind.BUDGET_UNIT, "广州市农业农村局", "13700001111")
     return t
+
+
+def file_record(account, instance_path, *, submit=True, **overrides):
+    """A complete record by this account with one PNG invoice, submitted unless told not to."""
+    import io
+    from decimal import Decimal
+
+    from portal.records import service as record_service
+    from portal.records import vouchers, workflow
+    from tests.records_helpers import PNG, record_form
+
+    record = record_service.create_draft(account, record_form(**overrides))
+    vouchers.add_voucher(account, record, io.BytesIO(PNG), "发票.png", "invoice",
+                         root=vouchers.voucher_root(instance_path), max_bytes=10 * 1024 * 1024)
+    if submit:
+        workflow.submit(account, record, amount_threshold=Decimal("500000"))
+    return record

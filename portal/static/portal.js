@@ -32,7 +32,7 @@ document.addEventListener("DOMContentLoaded", function () {
   // "获取验证码" buttons wait before another send once a code went out.
   document.body.addEventListener("htmx:afterRequest", function (event) {
     var button = event.detail.elt;
-    if (!button.dataset || !button.dataset.countdown || !event.detail.successful) return;
+    if (!button.dataset || !button.dataset.countdown || event.detail.xhr.status !== 200) return;
     var left = parseInt(button.dataset.countdown, 10);
     var label = button.textContent;
     button.disabled = true;
@@ -50,6 +50,13 @@ document.addEventListener("DOMContentLoaded", function () {
     var kinds = form.dataset.cityKinds.split(",");
     form.querySelectorAll(".city-field").forEach(function (el) { el.hidden = kinds.indexOf(event.target.value) < 0; });
   });
+  // A new origin city list empties the county list, which belonged to the old city.
+  document.body.addEventListener("htmx:afterSwap", function (event) {
+    if (event.detail.target.id !== "origin_city_code") return;
+    var county = document.getElementById("origin_county_code");
+    if (county) county.innerHTML = '<option value="">请选择</option>';
+  });
+
   htmx.onLoad(function (root) {
     (root.querySelectorAll ? root.querySelectorAll("form[data-city-kinds] select[name=kind]") : []).forEach(function (select) {
       select.dispatchEvent(new Event("change", { bubbles: true }));

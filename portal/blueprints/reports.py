@@ -1,0 +1,35 @@
+"""Approved totals: the province view, and the same for a city office on its own city."""
+from flask import Blueprint, request
+from flask_login import current_user
+from sqlalchemy import select
+
+from portal.accounts.kinds import UnitKind
+from portal.blueprints.common import render_page, requires
+from portal.extensions import db
+from portal.records.models import ReportingPeriod
+from portal.records.states import CHANNEL_LABELS
+from portal.records.totals import TotalFilters, province_view
+from portal.reference.models import DictionaryEntry, GuangdongCity, Region
+
+bp = Blueprint("reports", __name__, url_prefix="/reports")
+
+
+def reads_totals(account):
+    return account.unit.kind in (UnitKind.PROVINCE_OFFICE, UnitKind.CITY_OFFICE)
+
+
+@bp.get("/")
+@requires(reads_totals)
+def index():
+    # A city office sees its own city whatever the URL says.
+    fixed_city = current_user.unit.city_code if current_user.unit.kind == UnitKind.CITY_OFFICE else None
+    filters = TotalFilters.from_args(request.args, fixed_city=fixed_city)
+    choices = {
+        "periods": db.session.scalars(select(ReportingPeriod).order_by(ReportingPeriod.year.desc())).all(),
+        "cities": [] if fixed_city else db.session.scalars(select(GuangdongCity).order_by(GuangdongCity.code)).all(),
+        "categories": db.session.scalars(select(DictionaryEntry).where(DictionaryEntry.kind == "category")
+                                         .order_by(DictionaryEntry.position)).all(),
+        "provinces": db.session.scalars(select(Region).where(Region.level == "province")).all(),
+    }
+    return render_page("reports/index.html", "tables", view=province_view(filters), filters=filters,
+                       fixed_city=fixed_city, channels=CHANNEL_LABELS, **choices)

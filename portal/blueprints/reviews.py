@@ -1,0 +1,133 @@
+"""Review queues (待审核 / 已审核) for markets, supermarkets, city offices and the province office."""
+from flask import Blueprint, abort, current_app, flash, redirect, request, url_for
+from flask_login import current_user
+from sqlalchemy import select
+
+from portal.blueprints.common import fragment, keyset_page, render_page, requires, with_toast
+from portal.blueprints.records import load_record
+from portal.errors import PermissionDenied, ValidationFailed
+from portal.extensions import db, htmx
+from portal.records import exports, queries, rules, workflow
+from portal.records.flags import FLAG_LABELS
+from portal.records.models import PurchaseRecord, ReviewEvent
+from portal.records.states import CHANNEL_LABELS
+from portal.reference.models import DictionaryEntry, Region
+
+bp = Blueprint("reviews", __name__, url_prefix="/reviews")
+
+
+def _queue_context(tab, filters):
+    if tab == "done":
+        rows, next_key = keyset_page(queries.done_query(current_user, filters), ReviewEvent.id,
+                                     request.args.get("before", type=int), descending=True)
+    else:
+        rows, next_key = keyset_page(queries.pending_query(current_user, filters), PurchaseRecord.id,
+                                     request.args.get("before", type=int), descending=True)
+    return dict(tab=tab, rows=rows, next_key=next_key, filters=filters, counts=queries.queue_counts(current_user),
+                flag_labels=FLAG_LABELS, channels=CHANNEL_LABELS)
+
+
+@bp.get("/")
+@requires(rules.is_reviewer)
+def queue():
+    tab = "done" if request.args.get("tab") == "done" else "pending"
+    filters = queries.RecordFilters.from_args(request.args)
+    categories = db.session.scalars(select(DictionaryEntry).where(DictionaryEntry.kind == "category")
+                                    .order_by(DictionaryEntry.position)).all()
+    provinces = db.session.scalars(select(Region).where(Region.level == "province").order_by(Region.code)).all()
+    return render_page("reviews/queue.html", "queue_body", categories=categories, provinces=provinces,
+                       **_queue_context(tab, filters))
+
+
+@bp.get("/<int:record_id>/panel")
+@requires(rules.is_reviewer)
+def panel(record_id):
+    record = load_record(record_id)
+    return fragment("reviews/_panel.html", "panel", record=record, level=rules.review_level(current_user, record),
+                    flag_labels=FLAG_LABELS, conflict=None, reason_error=None, reason=None)
+
+
+def _decide(record, decision, version, reason):
+    if decision == "approve":
+        workflow.approve(current_user, record, expected_version=version)
+        return "已审核通过"
+    if decision == "return":
+        workflow.return_for_changes(current_user, record, expected_version=version, reason=reason)
+        return "已退回修改，并短信通知填报单位"
+    abort(400)
+
+
+@bp.post("/<int:record_id>/act")
+@requires(rules.is_reviewer)
+def act(record_id):
+    record = load_record(record_id)
+    version, reason = request.form.get("version", type=int), request.form.get("reason", "")
+    context = dict(record=record, flag_labels=FLAG_LABELS, conflict=None, reason_error=None, reason=reason)
+    try:
+        message = _decide(record, request.form.get("decision"), version, reason)
+    except ValidationFailed as failed:
+        db.session.rollback()
+        record = load_record(record_id)
+        context.update(record=record, level=rules.review_level(current_user, record),
+                       reason_error=failed.errors.get("reason"))
+        return fragment("records/_review_actions.html", "review_actions", **context), 422
+    except workflow.Conflict as conflict:
+        db.session.rollback()
+        record = load_record(record_id)
+        if not htmx:
+            flash(conflict.message, "warning")
+            return redirect(url_for("records.detail", record_id=record.id))
+        context.update(record=record, level=rules.review_level(current_user, record), conflict=conflict.message)
+        response = fragment("records/_review_actions.html", "review_actions", **context)
+        return with_toast(response, conflict.message, "warning", queueChanged=True), 409
+    except PermissionDenied as denied:
+        db.session.rollback()
+        abort(403, denied.message)
+    db.session.commit()
+    if not htmx:
+        flash(message, "success")
+        return redirect(url_for("reviews.queue"))
+    context.update(record=record, level=None)
+    response = fragment("records/_review_actions.html", "review_actions", **context, done_message=message)
+    return with_toast(response, message, queueChanged=True)
+
+
+@bp.post("/batch-approve")
+@requires(rules.is_reviewer)
+def batch_approve():
+    """Approve several selected records, each checked on its own; say what happened to each."""
+    approved, refused = 0, []
+    for raw in request.form.getlist("selected"):
+        record_id, _, version = raw.partition(":")
+        record = db.session.get(PurchaseRecord, int(record_id)) if record_id.isdigit() else None
+        if record is None or not rules.may_view(current_user, record):
+            refused.append(f"{record_id}：无权审核")
+            continue
+        try:
+            workflow.approve(current_user, record, expected_version=int(version) if version.isdigit() else None)
+            db.session.commit()
+            approved += 1
+        except (workflow.Conflict, PermissionDenied) as problem:
+            db.session.rollback()
+            refused.append(f"{record_id}：{problem.message}")
+    message = f"已审核通过 {approved} 条" + (f"，{len(refused)} 条未处理" if refused else "")
+    if not htmx:
+        flash(message, "success" if not refused else "warning")
+        return redirect(url_for("reviews.queue"))
+    filters = queries.RecordFilters.from_args(request.args)
+    response = fragment("reviews/queue.html", "queue_body", refused=refused, **_queue_context("pending", filters))
+    return with_toast(response, message, "success" if not refused else "warning")
+
+
+@bp.get("/export")
+@requires(rules.is_reviewer)
+def export():
+    tab = "done" if request.args.get("tab") == "done" else "pending"
+    filters = queries.RecordFilters.from_args(request.args)
+    if tab == "done":
+        rows = (event.record for event in db.session.scalars(
+            queries.done_query(current_user, filters).order_by(ReviewEvent.id.desc())))
+    else:
+        rows = db.session.scalars(queries.pending_query(current_user, filters).order_by(PurchaseRecord.id.desc()))
+    title = "待审核购销记录" if tab == "pending" else "已审核购销记录"
+    return exports.xlsx_response(rows, title, max_rows=current_app.config["EXPORT_MAX_ROWS"])

@@ -1,0 +1,84 @@
+"""Voucher files (采购凭证): checked by content, stored under the instance folder with
+generated names, removed only while the record is editable."""
+import hashlib
+import os
+import uuid
+from pathlib import Path
+
+from portal import audit
+from portal.clock import utcnow
+from portal.errors import PermissionDenied, ValidationFailed
+from portal.extensions import db
+from portal.records import rules
+from portal.records.models import Voucher
+from portal.records.states import VOUCHER_KINDS
+
+#: content type by the file's first bytes, and the file-name endings that may carry it
+SIGNATURES = (
+    (b"\xff\xd8\xff", "image/jpeg", (".jpg", ".jpeg")),
+    (b"\x89PNG\r\n\x1a\n", "image/png", (".png",)),
+    (b"%PDF-", "application/pdf", (".pdf",)),
+)
+EXTENSION_OF = {"image/jpeg": ".jpg", "image/png": ".png", "application/pdf": ".pdf"}
+
+
+def sniff(head):
+    for magic, content_type, endings in SIGNATURES:
+        if head.startswith(magic):
+            return content_type, endings
+    return None, ()
+
+
+def voucher_root(instance_path):
+    return Path(instance_path) / "vouchers"
+
+
+def add_voucher(actor, record, stream, filename, kind, *, root, max_bytes):
+    """Store one uploaded file on the record; a refused file changes nothing."""
+    if not rules.may_edit(actor, record):
+        raise PermissionDenied("该记录已提交，不能再上传凭证")
+    if kind not in VOUCHER_KINDS:
+        raise ValidationFailed({"kind": "请选择凭证类型"})
+    filename = (filename or "").strip()
+    if not filename:
+        raise ValidationFailed({"file": "请选择要上传的文件"})
+    content = stream.read(max_bytes + 1)
+    if len(content) > max_bytes:
+        raise ValidationFailed({"file": f"文件超过{max_bytes // (1024 * 1024)}MB上限，请压缩后再上传"})
+    if not content:
+        raise ValidationFailed({"file": "文件是空的，请重新选择"})
+    content_type, endings = sniff(content[:8])
+    if content_type is None:
+        raise ValidationFailed({"file": "只能上传JPG、PNG图片或PDF文件"})
+    if not filename.lower().endswith(endings):
+        raise ValidationFailed({"file": "文件内容与扩展名不符，请上传真实的JPG、PNG图片或PDF文件"})
+
+    now = utcnow()
+    stored_name = f"{now:%Y/%m}/{uuid.uuid4().hex}{EXTENSION_OF[content_type]}"
+    path = root / stored_name
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(content)
+    voucher = Voucher(record=record, kind=kind, original_name=os.path.basename(filename)[:200],
+                      stored_name=stored_name, content_type=content_type, size=len(content),
+                      sha256=hashlib.sha256(content).hexdigest(), uploaded_at=now, uploaded_by_id=actor.id)
+    db.session.add(voucher)
+    try:
+        db.session.flush()
+    except Exception:
+        path.unlink(missing_ok=True)
+        raise
+    audit.record("voucher_added", actor=actor, object_ref=f"record:{record.id}",
+                 detail={"file": voucher.original_name, "kind": kind, "sha256": voucher.sha256[:12]})
+    return voucher
+
+
+def remove_voucher(actor, voucher, *, root):
+    record = voucher.record
+    if not rules.may_edit(actor, record):
+        raise PermissionDenied("该记录已提交，凭证不能删除")
+    db.session.delete(voucher)
+    db.session.flush()
+    audit.record("voucher_removed", actor=actor, object_ref=f"record:{record.id}",
+                 detail={"file": voucher.original_name})
+    # The file goes once the row is gone; the caller's commit makes it final.
+    return root / voucher.stored_name
