@@ -3,10 +3,10 @@ from datetime import timedelta
 from pathlib import Path
 
 from flask import Flask, session
-from flask_babel import format_date, format_datetime, format_decimal
 
+from portal import clock
 from portal.config import PROJECT_ROOT, load_settings
-from portal.extensions import babel, csrf, db, htmx, limiter, login_manager, migrate
+from portal.extensions import csrf, db, htmx, limiter, login_manager, migrate
 
 
 def create_app(overrides=None):
@@ -26,7 +26,6 @@ def create_app(overrides=None):
     db.init_app(app)
     migrate.init_app(app, db, directory=str(PROJECT_ROOT / "migrations"), render_as_batch=True)
     csrf.init_app(app)
-    babel.init_app(app)
     htmx.init_app(app)
     limiter.init_app(app)
     _init_login(app)
@@ -67,7 +66,8 @@ def _init_templates(app):
 
     app.jinja_env.trim_blocks = True
     app.jinja_env.lstrip_blocks = True
-    app.jinja_env.filters["datetime"] = lambda value: format_datetime(value, "yyyy-MM-dd HH:mm") if value else ""
-    app.jinja_env.filters["date"] = lambda value: format_date(value, "yyyy-MM-dd") if value else ""
-    app.jinja_env.filters["money"] = lambda value: format_decimal(value, "#,##0.00") if value is not None else ""
+    app.jinja_env.filters["datetime"] = clock.format_datetime
+    app.jinja_env.filters["date"] = clock.format_date
+    app.jinja_env.filters["date_long"] = clock.format_date_long
+    app.jinja_env.filters["money"] = clock.format_money
     app.jinja_env.globals["UnitKind"] = UnitKind

@@ -1,6 +1,39 @@
-"""One source of the current time: naive UTC, as stored; Babel shows it in Asia/Shanghai."""
-from datetime import datetime, timezone
+"""One source of the current time, and its display: stored as naive UTC, shown in China
+Standard Time (UTC+8 all year: China keeps no daylight saving time)."""
+from datetime import datetime, timedelta, timezone
+
+CHINA_OFFSET = timedelta(hours=8)
 
 
 def utcnow():
     return datetime.now(timezone.utc).replace(tzinfo=None)
+
+
+def to_china(value):
+    return value + CHINA_OFFSET
+
+
+def format_datetime(value):
+    """2024-01-30 14:05, as tables show it."""
+    return to_china(value).strftime("%Y-%m-%d %H:%M") if value else ""
+
+
+def format_date(value):
+    """2024-01-30, as tables and files show it."""
+    return to_china(value).strftime("%Y-%m-%d") if value else ""
+
+
+def format_date_long(value):
+    """2024年1月30日, as prose and printed sheets show it."""
+    local = to_china(value)
+    return f"{local.year}年{local.month}月{local.day}日" if value else ""
+
+
+def format_money(value):
+    """1,234,567.50: thousands separators and two decimals, from Decimal without floats."""
+    return f"{value:,.2f}" if value is not None else ""
+
+
+def china_day_start(day):
+    """The UTC instant at which a calendar day (a date) begins in China."""
+    return datetime(day.year, day.month, day.day) - CHINA_OFFSET

@@ -49,8 +49,6 @@ def load_settings(overrides=None):
         "SESSION_COOKIE_SAMESITE": "Lax",
         "SESSION_COOKIE_SECURE": env == "production",
         "WTF_CSRF_TIME_LIMIT": None,  # the session lifetime bounds the token already
-        "BABEL_DEFAULT_LOCALE": "zh_Hans_CN",
-        "BABEL_DEFAULT_TIMEZONE": "Asia/Shanghai",
         "PAGE_SIZE": _int("PAGE_SIZE", 50),
         #: records above this amount (元) are flagged for the reviewer
         "RECORD_AMOUNT_ALERT": Decimal(os.environ.get("RECORD_AMOUNT_ALERT", "500000")),

@@ -1,5 +1,4 @@
 """Flask extensions, created once and bound to the app in create_app."""
-from flask_babel import Babel
 from flask_htmx import HTMX
 from flask_limiter import Limiter
 from flask_limiter.util import get_remote_address
@@ -28,6 +27,5 @@ db = SQLAlchemy(model_class=Base)
 migrate = Migrate()
 login_manager = LoginManager()
 csrf = CSRFProtect()
-babel = Babel()
 htmx = HTMX()
 limiter = Limiter(key_func=get_remote_address)

@@ -2,7 +2,7 @@
 from datetime import datetime, timedelta
 
 from flask import Blueprint, request
-from sqlalchemy import select
+from sqlalchemy import false, select
 from sqlalchemy.orm import joinedload
 
 from portal.accounts.kinds import UnitKind
@@ -10,11 +10,11 @@ from portal.accounts.models import Account
 from portal.accounts.validators import normalize_mobile
 from portal.audit import ACTION_LABELS, RESULT_LABELS, AuditEvent
 from portal.blueprints.common import keyset_page, render_page, requires
+from portal.clock import china_day_start
 from portal.extensions import db
 
 bp = Blueprint("audit_log", __name__, url_prefix="/audit")
 
-SHANGHAI = timedelta(hours=8)  # China keeps no daylight saving time
 
 
 def reads_audit(account):
@@ -40,12 +40,13 @@ def index():
     phone = normalize_mobile(args.get("phone", ""))
     if phone:
         account_id = db.session.scalar(select(Account.id).where(Account.phone == phone))
-        query = query.where(AuditEvent.account_id == account_id)
+        # A number with no account did nothing as an operator: show nothing, not the anonymous rows.
+        query = query.where(AuditEvent.account_id == account_id if account_id else false())
     start, end = _day(args.get("start")), _day(args.get("end"))
     if start:
-        query = query.where(AuditEvent.at >= start - SHANGHAI)
+        query = query.where(AuditEvent.at >= china_day_start(start))
     if end:
-        query = query.where(AuditEvent.at < end + timedelta(days=1) - SHANGHAI)
+        query = query.where(AuditEvent.at < china_day_start(end + timedelta(days=1)))
     events, next_before = keyset_page(query, AuditEvent.id, args.get("before", type=int), descending=True)
     filters = {key: args.get(key, "") for key in ("action", "result", "phone", "start", "end")}
     return render_page("audit/index.html", "results", events=events, next_before=next_before,

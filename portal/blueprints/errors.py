@@ -1,4 +1,4 @@
-from flask import render_template
+from flask import make_response, render_template
 
 from portal.extensions import htmx
 
@@ -19,7 +19,9 @@ def register_error_handlers(app):
         if code == 400 and getattr(error, "description", "") and "CSRF" in str(error.description):
             message = "页面已过期（安全令牌失效），请刷新页面后重试。"
         template = "errors/_message.html" if htmx else "errors/error.html"
-        return render_template(template, code=code, title=title, message=message), code
+        response = make_response(render_template(template, code=code, title=title, message=message), code)
+        response.vary.add("HX-Request")
+        return response
 
     for code in MESSAGES:
         app.register_error_handler(code, handle)

@@ -1,13 +1,12 @@
 """Excel exports of record lists: Chinese headers, number formats, frozen bold header."""
 import io
-from datetime import timedelta
 
 from flask import send_file
 from openpyxl import Workbook
 from openpyxl.cell import WriteOnlyCell
 from openpyxl.styles import Font
 
-from portal.clock import utcnow
+from portal.clock import format_datetime, to_china, utcnow
 
 HEADERS = ["序号", "记录编号", "填写单位", "渠道", "填报类型", "是否直接向原产地采购", "产地省份", "产地城市", "产地区县",
            "品类", "单位", "产品名称", "采购数量", "采购金额（元）", "状态", "提交时间"]
@@ -15,14 +14,13 @@ WIDTHS = [6, 10, 28, 12, 22, 12, 16, 14, 18, 10, 8, 20, 12, 16, 10, 18]
 
 
 def _row(index, record):
-    submitted = (record.submitted_at + timedelta(hours=8)).strftime("%Y-%m-%d %H:%M") if record.submitted_at else ""
     return [index, record.id, record.unit.name, record.channel_label, record.period.name if record.period else "",
             {True: "是", False: "否"}.get(record.direct_from_origin, ""),
             record.origin_province.name if record.origin_province else "",
             record.origin_city.name if record.origin_city else "",
             record.origin_county.name if record.origin_county else "",
             record.category.name if record.category else "", record.measure_unit.name if record.measure_unit else "",
-            record.product_name or "", record.quantity, record.amount, record.status_label, submitted]
+            record.product_name or "", record.quantity, record.amount, record.status_label, format_datetime(record.submitted_at)]
 
 
 def xlsx_response(records, title, *, max_rows):
@@ -54,6 +52,6 @@ def xlsx_response(records, title, *, max_rows):
     buffer = io.BytesIO()
     workbook.save(buffer)
     buffer.seek(0)
-    name = f"{title}-{(utcnow() + timedelta(hours=8)):%Y%m%d-%H%M}.xlsx"
+    name = f"{title}-{to_china(utcnow()):%Y%m%d-%H%M}.xlsx"
     return send_file(buffer, as_attachment=True, download_name=name,
                      mimetype="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet")

@@ -8,12 +8,11 @@ from sqlalchemy import select
 from sqlalchemy.orm import joinedload, selectinload
 
 from portal.accounts.models import Unit
+from portal.clock import china_day_start
 from portal.extensions import db
 from portal.records import rules
 from portal.records.models import PurchaseRecord, QueueCounter, ReviewEvent
 from portal.records.states import CHANNEL_LABELS
-
-SHANGHAI = timedelta(hours=8)
 
 
 @dataclass
@@ -71,10 +70,9 @@ class RecordFilters:
                                 | (record.origin_city_code == self.region_code)
                                 | (record.origin_province_code == self.region_code))
         if self.start:
-            query = query.where(record.submitted_at >= datetime.combine(self.start, datetime.min.time()) - SHANGHAI)
+            query = query.where(record.submitted_at >= china_day_start(self.start))
         if self.end:
-            query = query.where(record.submitted_at < datetime.combine(self.end, datetime.min.time())
-                                + timedelta(days=1) - SHANGHAI)
+            query = query.where(record.submitted_at < china_day_start(self.end + timedelta(days=1)))
         if self.min_amount is not None:
             query = query.where(record.amount >= self.min_amount)
         if self.max_amount is not None:

@@ -9,14 +9,13 @@ price statistics in the same transaction. The caller commits.
     filed or submitted ─return (reason)→ returned ─edit, submit again→ filed / submitted
 """
 import json
-from datetime import timedelta
 
 from sqlalchemy import select
 from sqlalchemy.orm.exc import StaleDataError
 
 from portal import audit
 from portal.accounts.models import Account
-from portal.clock import utcnow
+from portal.clock import format_datetime, utcnow
 from portal.errors import PermissionDenied, ValidationFailed
 from portal.extensions import db
 from portal.notifications import notify_after_commit
@@ -36,7 +35,7 @@ class Conflict(Exception):
     def __init__(self, record):
         last = record.events[-1] if record.events else None
         if last is not None:
-            when = (last.at + timedelta(hours=8)).strftime("%Y-%m-%d %H:%M")
+            when = format_datetime(last.at)
             message = (f"该记录已由{last.actor_unit.name}（{last.actor.name}）于{when}"
                        f"处理，当前状态为“{STATUS_LABELS[record.status]}”，您的操作未执行")
         else:

@@ -1,0 +1,50 @@
+"""Shared benchmark helpers: percentiles, peak memory, a logged-in test client."""
+import json
+import re
+import resource
+import statistics
+import time
+
+
+def percentile(samples, fraction):
+    ordered = sorted(samples)
+    index = min(len(ordered) - 1, max(0, round(fraction * (len(ordered) - 1))))
+    return ordered[index]
+
+
+def timed(call, repeat):
+    """Run `call` `repeat` times; return the durations in milliseconds."""
+    durations = []
+    for _ in range(repeat):
+        start = time.perf_counter()
+        call()
+        durations.append((time.perf_counter() - start) * 1000)
+    return durations
+
+
+def summary(samples):
+    return {"p50": round(statistics.median(samples), 2), "p95": round(percentile(samples, 0.95), 2)}
+
+
+def peak_rss_mb():
+    return round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
+
+
+def logged_in_client(app, phone):
+    """Log in through the real flow: send a code, read it from the outbox, post it."""
+    from portal.accounts.sms import outbox_path
+
+    client = app.test_client()
+    page = client.get("/login").get_data(as_text=True)
+    token = re.search(r'name="csrf_token" type="hidden" value="([^"]+)"', page).group(1)
+    response = client.post("/login/code", data={"phone": phone, "csrf_token": token})
+    assert response.status_code == 200, response.get_data(as_text=True)
+    lines = outbox_path(app.config).read_text(encoding="utf-8").splitlines()
+    code = next(re.search(r"验证码为(\d{6})", json.loads(line)["text"]).group(1)
+                for line in reversed(lines) if json.loads(line)["to"] == phone)
+    response = client.post("/login", data={"phone": phone, "code": code, "csrf_token": token})
+    assert response.status_code == 302, response.get_data(as_text=True)
+    # Login starts a new session, and with it a new CSRF token.
+    home = client.get("/").get_data(as_text=True)
+    token = re.search(r'"X-CSRFToken": "([^"]+)"', home).group(1)
+    return client, token
