@@ -51,13 +51,14 @@ def create_admin(phone, name):
 @click.option("--if-empty", is_flag=True, help="只在数据库还没有账号时加载")
 def demo(if_empty):
     """Load a believable demo province and print every demo account."""
-    from portal.demo import DEMO_ADMIN_PHONE, build_demo
+    from portal.demo import DEMO_ADMIN_PHONE, build_demo, build_demo_records
 
     if if_empty and db.session.scalar(select(Account.id).limit(1)) is not None:
         click.echo("数据库已有账号，跳过演示数据。")
         return
     if db.session.scalar(select(Account.id).where(Account.phone == DEMO_ADMIN_PHONE)) is None:
         build_demo()
+        build_demo_records(current_app.instance_path)
         db.session.commit()
     click.echo(f"{'手机号':<13}{'角色':<8}单位")
     for account in db.session.scalars(select(Account).order_by(Account.phone)):

@@ -3,10 +3,22 @@
 Phone numbers follow a pattern so that the README can list them: 138 0000 xxxx
 for the monitoring side, 139 0000 xxxx for finance and budget units.
 """
+import io
+import struct
+import zlib
+from decimal import Decimal
+
+from sqlalchemy import select
 from stdnum.cn import uscc
 
 from portal.accounts import service
 from portal.accounts.kinds import UnitKind
+from portal.accounts.models import Account
+from portal.extensions import db
+from portal.records import service as record_service
+from portal.records import vouchers, workflow
+from portal.records.models import ReportingPeriod
+from portal.reference.models import DictionaryEntry
 
 DEMO_ADMIN_PHONE = "13800000000"
 
@@ -81,3 +93,67 @@ def build_demo():
     _open(tianhe_education, UnitKind.BUDGET_UNIT, "广州市天河区第一中学", "彭雪梅", "13900001112")
     shenzhen_finance = _open(finance, UnitKind.FINANCE, "深圳市财政局", "袁志华", "13900003001", city_code="440300")
     _open(shenzhen_finance, UnitKind.BUDGET_UNIT, "深圳市机关事务管理局", "蒋丽", "13900003011")
+
+
+def _png(width, height, rgb):
+    """A small solid-colour PNG, standing in for a photographed invoice."""
+    def chunk(kind, data):
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+    rows = b"".join(b"\x00" + bytes(rgb) * width for _ in range(height))
+    return (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0))
+            + chunk(b"IDAT", zlib.compress(rows)) + chunk(b"IEND", b""))
+
+
+#: phone of the filer, product, category, unit, quantity, amount, county (province, city, county codes)
+DEMO_RECORDS = [
+    ("13800001012", "大米", "粮食", "吨", "12", "68400.00", ("520000", "520500", "520525")),
+    ("13800001012", "刺梨原汁", "其他", "箱", "300", "25500.00", ("520000", "522700", "522732")),
+    ("13800001013", "百香果", "水果", "公斤", "2000", "36000.00", ("450000", "451000", "451029")),
+    ("13800001011", "黑毛猪肉", "畜禽肉类", "公斤", "1500", "82500.00", ("520000", "520500", "520527")),
+    ("13800001022", "茶叶", "茶叶", "公斤", "80", "24000.00", ("520000", "522600", "522633")),
+    ("13800001021", "山茶油", "食用油", "瓶", "600", "48000.00", ("450000", "451100", "451123")),
+    ("13800001031", "香菇", "食用菌", "公斤", "900", "40500.00", ("520000", "520500", "520526")),
+    ("13800001041", "土鸡蛋", "禽蛋", "箱", "400", "32000.00", ("520000", "522700", "522728")),
+    ("13800003012", "沃柑", "水果", "吨", "8", "56000.00", ("450000", "451200", "451225")),
+    ("13800003031", "螺蛳粉原料米", "粮食", "吨", "5", "31000.00", ("450000", "451200", "451226")),
+    ("13800006012", "竹笋", "蔬菜", "公斤", "3000", "27000.00", ("520000", "522600", "522631")),
+    ("13800000004", "黔南高山茶", "茶叶", "公斤", "120", "42000.00", ("520000", "522700", "522722")),
+]
+
+
+def build_demo_records(instance_path):
+    """Records at every stage of review, so that queues, lists and totals have something to show."""
+    period = db.session.scalar(select(ReportingPeriod).where(ReportingPeriod.fill_type == "current"))
+    names = {(e.kind, e.name): e.id for e in db.session.scalars(select(DictionaryEntry))}
+    account = {a.phone: a for a in db.session.scalars(select(Account))}
+    root = vouchers.voucher_root(instance_path)
+    records = []
+    for index, (phone, product, category, measure, quantity, amount, region) in enumerate(DEMO_RECORDS):
+        filer = account[phone]
+        record = record_service.create_draft(filer, {
+            "period_id": str(period.id), "direct_from_origin": "1" if index % 3 else "0",
+            "origin_province_code": region[0], "origin_city_code": region[1], "origin_county_code": region[2],
+            "category_id": str(names[("category", category)]), "measure_unit_id": str(names[("measure_unit", measure)]),
+            "product_name": product, "quantity": quantity, "amount": amount})
+        vouchers.add_voucher(filer, record, io.BytesIO(_png(48, 32, (230, 200 - index * 9, 150))),
+                             f"{product}发票.png", "invoice", root=root, max_bytes=10 * 1024 * 1024)
+        workflow.submit(filer, record, amount_threshold=Decimal("500000"))
+        records.append(record)
+
+    def reviewer(phone):
+        return account[phone]
+
+    # Markets and supermarkets pass most of their merchants' and stores' records on.
+    for record in records:
+        if record.status == "filed" and record.product_name != "刺梨原汁":
+            first = db.session.scalar(select(Account).where(Account.unit_id == record.first_reviewer_id))
+            workflow.approve(first, record, expected_version=record.version)
+    # Cities approve some, return one, and leave the rest waiting.
+    by_product = {r.product_name: r for r in records}
+    for product, phone in (("大米", "13800001002"), ("黑毛猪肉", "13800001001"), ("沃柑", "13800003002"),
+                           ("黔南高山茶", "13800000002")):
+        record = by_product[product]
+        workflow.approve(reviewer(phone), record, expected_version=record.version)
+    record = by_product["香菇"]
+    workflow.return_for_changes(reviewer("13800001002"), record, expected_version=record.version,
+                                reason="发票金额与填报金额不一致，请核对后重新提交")

@@ -53,6 +53,8 @@ def upgrade():
     sa.ForeignKeyConstraint(['period_id'], ['reporting_period.id'], name=op.f('fk_record_total_period_id_reporting_period')),
     sa.PrimaryKeyConstraint('period_id', 'city_scope', 'channel', 'origin_county_code', 'category_id', name=op.f('pk_record_total'))
     )
+    for name in ("city_scope", "channel", "origin_county_code", "category_id"):
+        op.create_index(f"ix_record_total_by_{name}", "record_total", [name, "record_count", "amount"])
     op.create_table('purchase_record',
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('unit_id', sa.Integer(), nullable=False),
@@ -155,6 +157,8 @@ def downgrade():
         batch_op.drop_index('ix_purchase_record_city_queue')
 
     op.drop_table('purchase_record')
+    for name in ("city_scope", "channel", "origin_county_code", "category_id"):
+        op.drop_index(f"ix_record_total_by_{name}", table_name="record_total")
     op.drop_table('record_total')
     op.drop_table('price_stat')
     op.drop_table('reporting_period')

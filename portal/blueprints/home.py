@@ -7,6 +7,11 @@ from portal.accounts import rules
 from portal.accounts.kinds import UnitKind
 from portal.accounts.models import Account, Unit
 from portal.extensions import db
+from portal.records import rules as record_rules
+from portal.records.models import PurchaseRecord
+from portal.records.queries import queue_counts
+from portal.records.states import STATUS_LABELS
+from portal.records.totals import TotalFilters, province_view
 
 bp = Blueprint("home", __name__)
 
@@ -26,12 +31,26 @@ WORK_BY_KIND = {
     UnitKind.BUDGET_UNIT: ["填报本单位年度预留份额", "确认下属单位的预留份额（主管预算单位）"],
 }
 
-#: the workflow each kind takes part in; its lists appear on the home page as they arrive
+#: the workflow each kind takes part in
 WORKFLOW_BY_KIND = {
     UnitKind.FINANCE: "reservations",
     UnitKind.BUDGET_UNIT: "reservations",
     UnitKind.SYSTEM: None,
 }
+
+
+def _record_work(account):
+    """What the monitoring side shows on the home page: my records by status, my queue, totals."""
+    work = {}
+    if record_rules.may_file(account):
+        work["mine"] = dict(db.session.execute(
+            select(PurchaseRecord.status, func.count()).where(PurchaseRecord.unit_id == account.unit_id)
+            .group_by(PurchaseRecord.status)).all())
+    if record_rules.is_reviewer(account):
+        work["queue"] = queue_counts(account)
+    if account.unit.kind == UnitKind.PROVINCE_OFFICE:
+        work["province_total"] = province_view(TotalFilters())["total"]
+    return work
 
 
 @bp.get("/")
@@ -51,5 +70,6 @@ def index():
     return render_template(
         "home/index.html", unit=unit, kind=kind, work=WORK_BY_KIND[kind],
         workflow=WORKFLOW_BY_KIND.get(kind, "records"), managed=managed, own_accounts=own_accounts,
-        openable=rules.openable_kinds(current_user),
+        openable=rules.openable_kinds(current_user), record_work=_record_work(current_user),
+        statuses=STATUS_LABELS,
     )
