@@ -12,8 +12,11 @@ def percentile(samples, fraction):
     return ordered[index]
 
 
-def timed(call, repeat):
-    """Run `call` `repeat` times; return the durations in milliseconds."""
+def timed(call, repeat, warmup=3):
+    """Run `call` `warmup` times unmeasured (caches, compiled queries), then `repeat` times;
+    return the measured durations in milliseconds."""
+    for _ in range(warmup):
+        call()
     durations = []
     for _ in range(repeat):
         start = time.perf_counter()

@@ -28,6 +28,14 @@ ACTION_LABELS = {
     "record_return": "退回修改",
     "voucher_added": "上传凭证",
     "voucher_removed": "删除凭证",
+    "reservation_submit": "提交预留份额",
+    "reservation_confirm": "确认预留份额",
+    "reservation_return": "退回预留份额",
+    "reservation_batch": "汇总提交财政部门",
+    "reservation_finance_confirm": "财政部门确认预留份额",
+    "reservation_finance_return": "财政部门退回预留份额",
+    "reservation_remind": "提醒未填报单位",
+    "policy_saved": "设置年度政策",
 }
 
 RESULT_LABELS = {"ok": "成功", "failed": "失败", "denied": "拒绝"}

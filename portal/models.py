@@ -4,4 +4,7 @@ from portal.audit import AuditEvent  # noqa: F401
 from portal.records.models import (  # noqa: F401
     PriceStat, PurchaseRecord, QueueCounter, RecordTotal, ReportingPeriod, ReviewEvent, Voucher,
 )
+from portal.reservations.models import (  # noqa: F401
+    ConfirmationSheet, Reservation, ReservationBatch, ReservationEvent, UnitChange, YearPolicy,
+)
 from portal.reference.models import DictionaryEntry, GuangdongCity, Region  # noqa: F401
