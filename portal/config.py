@@ -41,6 +41,8 @@ def load_settings(overrides=None):
         "SMS_LIMIT_PER_DAY": _int("SMS_LIMIT_PER_DAY", 10),
         "SMS_SEND_IP_LIMIT": os.environ.get("SMS_SEND_IP_LIMIT", "30 per hour"),
         "LOGIN_IP_LIMIT": os.environ.get("LOGIN_IP_LIMIT", "60 per hour"),
+        #: the public page that verifies a printed confirmation sheet by its code
+        "VERIFY_IP_LIMIT": os.environ.get("VERIFY_IP_LIMIT", "60 per minute"),
         # Sessions: idle and absolute timeouts, enforced on the server side.
         "SESSION_IDLE_MINUTES": _int("SESSION_IDLE_MINUTES", 30),
         "SESSION_ABSOLUTE_HOURS": _int("SESSION_ABSOLUTE_HOURS", 12),

@@ -1,4 +1,5 @@
 """Test data built through the domain operations: a unit tree in one call."""
+from datetime import datetime
 from types import SimpleNamespace
 
 from stdnum.cn import uscc
@@ -71,3 +72,36 @@ def file_record(account, instance_path, *, submit=True, **overrides):
     if submit:
         workflow.submit(account, record, amount_threshold=Decimal("500000"))
     return record
+
+
+#: 2024-01-30 14:05 in China: when the factories' reserved-share form was submitted
+SUBMITTED_AT = datetime(2024, 1, 30, 6, 5)
+
+
+def make_reservation(tree, **overrides):
+    """The school's (tree.budget_unit) 2024 form, submitted with every figure filled, in the
+    current session; its superior is 省教育厅 and its finance department 省财政厅."""
+    from decimal import Decimal
+
+    from portal.accounts.models import Account
+    from portal.extensions import db
+    from portal.reservations import scope
+    from portal.reservations.models import Reservation
+    from portal.reservations.policy import ensure_policy
+
+    ensure_policy(2024)
+    unit = db.session.get(Account, tree.budget_unit.id).unit
+    values = dict(
+        unit_id=unit.id, year=2024, canteen_type="own", remark="本单位自有食堂",
+        canteen_total=Decimal("1000000.00"), ratio=Decimal("30.00"), reserved_amount=Decimal("300000.00"),
+        union_need=True, union_total=Decimal("200000.00"), union_ratio=Decimal("20.00"),
+        union_expected=Decimal("40000.00"),
+        contact_name="李晓明", contact_mobile="13912345678", contact_landline="020-83133000",
+        union_contact_name="王芳", union_contact_mobile="13987654321",
+        status="submitted", superior_id=scope.superior_of(unit).id, finance_id=scope.finance_of(unit).id,
+        attested_at=SUBMITTED_AT, submitted_at=SUBMITTED_AT)
+    values.update(overrides)
+    reservation = Reservation(**values)
+    db.session.add(reservation)
+    db.session.flush()
+    return reservation

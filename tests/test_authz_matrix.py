@@ -136,6 +136,55 @@ def totals_readers(role):
     return OK if role in ("province", "province_reviewer", "gz_office", "gz_reviewer", "sz_office") else FORBIDDEN
 
 
+BUDGET_UNITS = {"superior_budget", "budget_unit", "gz_budget"}
+FINANCE = {"province_finance", "gz_finance", "county_finance"}
+
+
+def budget_units(role):
+    if role == "anonymous":
+        return LOGIN
+    return OK if role in BUDGET_UNITS else FORBIDDEN
+
+
+def budget_or_finance(role):
+    if role == "anonymous":
+        return LOGIN
+    return OK if role in BUDGET_UNITS | FINANCE else FORBIDDEN
+
+
+def finance_only(role):
+    if role == "anonymous":
+        return LOGIN
+    return OK if role in FINANCE else FORBIDDEN
+
+
+def superiors(role):
+    if role == "anonymous":
+        return LOGIN
+    return OK if role == "superior_budget" else FORBIDDEN
+
+
+def form_viewers(role):
+    """The school's form: the school, its superior 教育厅 and the province finance see it."""
+    if role == "anonymous":
+        return LOGIN
+    if role not in BUDGET_UNITS | FINANCE:
+        return FORBIDDEN
+    return OK if role in ("budget_unit", "superior_budget", "province_finance") else HIDDEN
+
+
+def sheet_viewers(role):
+    if role == "anonymous":
+        return LOGIN
+    return OK if role in ("budget_unit", "superior_budget", "province_finance") else HIDDEN
+
+
+def policy_setters(role):
+    if role == "anonymous":
+        return LOGIN
+    return OK if role == "province_finance" else FORBIDDEN
+
+
 def after_login_redirect(role):
     return OK  # the login page itself, or a redirect home once logged in
 
@@ -176,6 +225,21 @@ MATRIX = {
     "reviews.batch_approve": ("POST", lambda t: "/reviews/batch-approve", reviewers),
     "reviews.export": ("GET", lambda t: "/reviews/export", reviewers),
     "reports.index": ("GET", lambda t: "/reports/", totals_readers),
+    "reservations.index": ("GET", lambda t: "/reservations/", budget_or_finance),
+    "reservations.step_figures": ("GET", lambda t: "/reservations/2024/step/1", budget_units),
+    "reservations.step_contacts": ("GET", lambda t: "/reservations/2024/step/2", budget_units),
+    "reservations.step_confirm": ("GET", lambda t: "/reservations/2024/step/3", budget_units),
+    "reservations.compute": ("POST", lambda t: "/reservations/2024/compute", budget_units),
+    "reservations.detail": ("GET", lambda t: f"/reservations/view/{t.reservation_id}", form_viewers),
+    "reservations.decide": ("POST", lambda t: f"/reservations/view/{t.reservation_id}/decide", form_viewers),
+    "reservations.confirmations": ("GET", lambda t: "/reservations/confirmations", superiors),
+    "reservations.remind": ("POST", lambda t: "/reservations/remind", superiors),
+    "reservations.batch": ("POST", lambda t: "/reservations/batch", superiors),
+    "reservations.finance": ("GET", lambda t: "/reservations/finance", finance_only),
+    "reservations.export": ("GET", lambda t: "/reservations/export", budget_or_finance),
+    "reservations.policy": ("GET", lambda t: "/reservations/policy", policy_setters),
+    "sheets.download": ("GET", lambda t: f"/reservations/sheets/{t.sheet_id}", sheet_viewers),
+    "sheets.verify": ("GET", lambda t: f"/verify/{t.sheet_code}", public),
     "audit_log.index": ("GET", lambda t: "/audit/", audit_readers),
     # Last: it ends the session the rows above use, and sends everyone to the login page.
     "auth.logout": ("POST", lambda t: "/logout", lambda role: LOGIN),
@@ -201,12 +265,17 @@ def matrix_tree(app, tree):
     """The tree plus one record the Guangzhou merchant filed, waiting for its market."""
     from portal.accounts.models import Account
     from portal.extensions import db
-    from tests.factories import file_record
+    from portal.reservations import sheets
+    from tests.factories import file_record, make_reservation
 
     with app.app_context():
         record = file_record(db.session.get(Account, tree.gz_merchant.id), app.instance_path)
+        reservation = make_reservation(tree)
+        sheet = sheets.make_sheet(reservation, "submitted", db.session.get(Account, tree.budget_unit.id),
+                                  instance_path=app.instance_path, base_url="http://portal.test")
         db.session.commit()
         tree.record_id, tree.voucher_id = record.id, record.vouchers[0].id
+        tree.reservation_id, tree.sheet_id, tree.sheet_code = reservation.id, sheet.id, sheet.verification_code
     return tree
 
 

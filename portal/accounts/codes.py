@@ -8,7 +8,7 @@ import secrets
 from dataclasses import dataclass
 from datetime import timedelta
 
-from sqlalchemy import func, select, update
+from sqlalchemy import case, func, select, text, update
 
 from portal.accounts.models import SmsCode
 from portal.clock import utcnow
@@ -56,6 +56,9 @@ def issue_code(policy, phone, purpose, *, deliver, ip=None, now=None):
     limits, and the answer a caller sees, are the same for every number.
     """
     now = now or utcnow()
+    if db.session.get_bind().dialect.name == "postgresql":
+        # Serialize sends to one number, so that parallel requests cannot pass the limits together.
+        db.session.execute(text("SELECT pg_advisory_xact_lock(hashtext(:key))"), {"key": f"sms:{phone}"})
 
     def sent_since(delta):
         return db.session.scalar(
@@ -104,13 +107,26 @@ def check_code(policy, phone, purpose, code, *, now=None):
         raise CodeRefused("验证码错误次数过多，已失效，请重新获取")
     if now >= latest.expires_at:
         raise CodeRefused("验证码已过期，请重新获取")
-    expected = latest.code_hash
-    if not (latest.delivered and hmac.compare_digest(expected, _keyed_hash(policy, phone, purpose, code))):
-        latest.failed_attempts += 1
-        left = policy.max_attempts - latest.failed_attempts
-        if left <= 0:
-            latest.voided_at = now
-            raise CodeRefused("验证码错误次数过多，已失效，请重新获取")
-        raise CodeRefused(f"验证码错误，还可尝试{left}次")
-    latest.used_at = now
-    return latest
+    right = latest.delivered and hmac.compare_digest(latest.code_hash,
+                                                      _keyed_hash(policy, phone, purpose, code))
+    # Both outcomes are one conditional UPDATE, so that two requests at the same moment can
+    # neither use a code twice nor lose a wrong try (the row lock orders them on PostgreSQL).
+    still_open = (SmsCode.id == latest.id, SmsCode.used_at.is_(None), SmsCode.voided_at.is_(None))
+    if right:
+        used = db.session.execute(update(SmsCode).where(*still_open).values(used_at=now)
+                                  .execution_options(synchronize_session=False))
+        if used.rowcount != 1:
+            raise CodeRefused("验证码已使用，请重新获取")
+        return latest
+    attempts = db.session.execute(
+        update(SmsCode).where(*still_open)
+        .values(failed_attempts=SmsCode.failed_attempts + 1,
+                voided_at=case((SmsCode.failed_attempts + 1 >= policy.max_attempts, now), else_=None))
+        .returning(SmsCode.failed_attempts).execution_options(synchronize_session=False)
+    ).scalar()
+    if attempts is None:
+        raise CodeRefused("验证码已失效，请重新获取")
+    left = policy.max_attempts - attempts
+    if left <= 0:
+        raise CodeRefused("验证码错误次数过多，已失效，请重新获取")
+    raise CodeRefused(f"验证码错误，还可尝试{left}次")

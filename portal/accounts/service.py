@@ -215,16 +215,15 @@ def register_enterprise(*, name, credit_code, contact_name, phone, city_code):
 
 def create_system_admin(*, phone, name):
     """The root of the tree and its administrator (系统管理员), made from the command line."""
-    mobile = normalize_mobile(phone)
-    if mobile is None:
-        raise ValidationFailed({"phone": "手机号码格式不正确，请输入11位大陆手机号"})
-    if phone_taken(mobile):
-        raise ValidationFailed({"phone": "该手机号已开通账号"})
+    errors = {}
+    name, mobile = _check_contact(errors, name, phone, name_field="name")
+    if errors:
+        raise ValidationFailed(errors)
     root = db.session.scalar(select(Unit).where(Unit.kind == UnitKind.SYSTEM))
     if root is None:
         root = Unit(name="系统管理", kind=UnitKind.SYSTEM.value)
         db.session.add(root)
-    account = Account(unit=root, phone=mobile, name=name.strip(), role=AccountRole.ADMIN)
+    account = Account(unit=root, phone=mobile, name=name, role=AccountRole.ADMIN)
     db.session.add(account)
     db.session.flush()
     audit.record("account_added", actor=None, object_ref=f"account:{account.id}",

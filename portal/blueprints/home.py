@@ -12,6 +12,9 @@ from portal.records.models import PurchaseRecord
 from portal.records.queries import queue_counts
 from portal.records.states import STATUS_LABELS
 from portal.records.totals import TotalFilters, province_view
+from portal.reservations import queries as reservation_queries
+from portal.reservations import scope as reservation_scope
+from portal.reservations.models import Reservation
 
 bp = Blueprint("home", __name__)
 
@@ -37,6 +40,24 @@ WORKFLOW_BY_KIND = {
     UnitKind.BUDGET_UNIT: "reservations",
     UnitKind.SYSTEM: None,
 }
+
+
+def _reservation_work(account):
+    """The reserved-share side of the home page: my form of the year, my queue."""
+    if not (reservation_scope.is_budget_unit(account) or reservation_scope.is_finance(account)):
+        return {}
+    year = reservation_queries.current_year()
+    if year is None:
+        return {}
+    work = {"year": year}
+    if reservation_scope.is_budget_unit(account):
+        work["mine"] = db.session.scalar(select(Reservation).where(Reservation.unit_id == account.unit_id,
+                                                                   Reservation.year == year))
+        if reservation_scope.has_subordinates(account.unit):
+            work["to_confirm"] = len(reservation_queries.awaiting_superior(account, year))
+    else:
+        work["to_finalize"] = len(reservation_queries.awaiting_finance(account, year))
+    return work
 
 
 def _record_work(account):
@@ -68,7 +89,7 @@ def index():
         }
     own_accounts = db.session.scalar(select(func.count(Account.id)).where(Account.unit_id == unit.id))
     return render_template(
-        "home/index.html", unit=unit, kind=kind, work=WORK_BY_KIND[kind],
+        "home/index.html", reservation_work=_reservation_work(current_user), unit=unit, kind=kind, work=WORK_BY_KIND[kind],
         workflow=WORKFLOW_BY_KIND.get(kind, "records"), managed=managed, own_accounts=own_accounts,
         openable=rules.openable_kinds(current_user), record_work=_record_work(current_user),
         statuses=STATUS_LABELS,

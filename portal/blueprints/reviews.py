@@ -62,6 +62,8 @@ def _decide(record, decision, version, reason):
 def act(record_id):
     record = load_record(record_id)
     version, reason = request.form.get("version", type=int), request.form.get("reason", "")
+    if version is None:
+        abort(400)  # an action names the version its reviewer looked at
     context = dict(record=record, flag_labels=FLAG_LABELS, conflict=None, reason_error=None, reason=reason)
     try:
         message = _decide(record, request.form.get("decision"), version, reason)
@@ -100,11 +102,11 @@ def batch_approve():
     for raw in request.form.getlist("selected"):
         record_id, _, version = raw.partition(":")
         record = db.session.get(PurchaseRecord, int(record_id)) if record_id.isdigit() else None
-        if record is None or not rules.may_view(current_user, record):
-            refused.append(f"{record_id}：无权审核")
+        if record is None or not rules.may_view(current_user, record) or not version.isdigit():
+            refused.append(f"{record_id}：无权审核或页面已过期")
             continue
         try:
-            workflow.approve(current_user, record, expected_version=int(version) if version.isdigit() else None)
+            workflow.approve(current_user, record, expected_version=int(version))
             db.session.commit()
             approved += 1
         except (workflow.Conflict, PermissionDenied) as problem:

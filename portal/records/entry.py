@@ -77,7 +77,9 @@ def parse_fields(data):
     county = db.session.get(Region, data.get("origin_county_code") or "")
     if data.get("origin_province_code") and (province is None or province.level != "province"):
         errors["origin_province_code"] = "请从列表中选择产地省份"
-    if city is not None and (city.level != "city" or province is None or city.parent_code != province.code):
+    if data.get("origin_city_code") and city is None:
+        errors["origin_city_code"] = "请从列表中选择产地城市"
+    elif city is not None and (city.level != "city" or province is None or city.parent_code != province.code):
         errors["origin_city_code"] = "所选城市不属于所选省份"
     if county is not None and (county.level != "county" or city is None or county.parent_code != city.code):
         errors["origin_county_code"] = "所选区县不属于所选城市"

@@ -6,7 +6,7 @@ from portal.extensions import db
 from portal.records import rules
 from portal.records.entry import FIELDS, parse_fields
 from portal.records.models import PurchaseRecord
-from portal.records.workflow import Conflict
+from portal.records.workflow import Conflict, flush_or_conflict
 
 
 def create_draft(actor, data):
@@ -37,5 +37,5 @@ def save_fields(actor, record, data, *, expected_version=None):
     for field in FIELDS:
         setattr(record, field, values[field])
     record.updated_at = utcnow()
-    db.session.flush()
+    flush_or_conflict(record)
     return record

@@ -83,7 +83,7 @@ def _changes_since_return(record):
             for field in after if before.get(field) != after.get(field)}
 
 
-def _flush(record):
+def flush_or_conflict(record):
     try:
         db.session.flush()
     except StaleDataError:
@@ -102,15 +102,16 @@ def submit(actor, record, *, expected_version=None, amount_threshold, now=None):
         raise ValidationFailed(missing)
     now = now or utcnow()
     from_status = record.status
+    with db.session.no_autoflush:  # the flags' queries must not write the row early
+        record.flags = compute_flags(record, amount_threshold)
     record.status = FILED if record.first_reviewer_id else SUBMITTED
-    record.flags = compute_flags(record, amount_threshold)
     record.submitted_at = record.updated_at = now
     record.return_reason = None
     if record.status == SUBMITTED and record.reached_city_at is None:
         record.reached_city_at = now
     changes = _changes_since_return(record) if from_status == RETURNED else None
     _event(actor, record, "submit", from_status, changes=changes, now=now)
-    _flush(record)
+    flush_or_conflict(record)
     _count(_queue_key(record, record.status), 1)
     return record
 
@@ -141,7 +142,7 @@ def approve(actor, record, *, expected_version, now=None):
         record.approved_at = now
     record.updated_at = now
     _event(actor, record, "approve", from_status, now=now)
-    _flush(record)
+    flush_or_conflict(record)
     _count(_queue_key(record, from_status), -1)
     _count(_queue_key(record, record.status), 1)
     _count(f"done:{actor.unit_id}", 1)
@@ -168,7 +169,7 @@ def return_for_changes(actor, record, *, expected_version, reason, now=None):
     record.return_reason = reason
     record.updated_at = now
     _event(actor, record, "return", from_status, comment=reason, snapshot_of=snapshot(record), now=now)
-    _flush(record)
+    flush_or_conflict(record)
     _count(_queue_key(record, from_status), -1)
     _count(f"done:{actor.unit_id}", 1)
     who = "市级审核" if level == "city" else actor.unit.name

@@ -57,7 +57,31 @@ document.addEventListener("DOMContentLoaded", function () {
     if (county) county.innerHTML = '<option value="">请选择</option>';
   });
 
+  // The reserved-share form shows only the parts the chosen answers need; hidden inputs are
+  // disabled so that they are not sent.
+  function syncReservationForm(form) {
+    var value = function (name) { var c = form.querySelector("[name=" + name + "]:checked"); return c ? c.value : ""; };
+    var canteen = value("canteen_type"), filler = value("shared_filler"), union = value("union_need");
+    var show = {
+      ".shared-only": canteen === "shared",
+      ".figures-only": canteen === "own" || canteen === "outsourced" || (canteen === "shared" && filler === "self"),
+      ".union-only": union === "1",
+    };
+    Object.keys(show).forEach(function (selector) {
+      form.querySelectorAll(selector).forEach(function (section) {
+        section.hidden = !show[selector];
+        section.querySelectorAll("input").forEach(function (input) { input.disabled = !show[selector]; });
+      });
+    });
+  }
+  document.body.addEventListener("change", function (event) {
+    var form = event.target.form;
+    if (form && form.id === "figures-form") syncReservationForm(form);
+  });
+
   htmx.onLoad(function (root) {
+    var figures = document.getElementById("figures-form");
+    if (figures) syncReservationForm(figures);
     (root.querySelectorAll ? root.querySelectorAll("form[data-city-kinds] select[name=kind]") : []).forEach(function (select) {
       select.dispatchEvent(new Event("change", { bubbles: true }));
     });

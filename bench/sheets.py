@@ -1,0 +1,136 @@
+"""Confirmation-sheet benchmark: N PDF sheets of one demo budget unit's form, through make_sheet.
+
+    python -m bench.sheets                       # 50 sheets on SQLite in a temporary folder
+    python -m bench.sheets --sheets 200 --out /tmp/sample-sheet.pdf
+
+Each timing is one make_sheet call (figures, template, WeasyPrint, SHA-256, file, row flush),
+committed after each call as the workflow's caller does. first_sheet_ms is the process's first
+sheet, after WeasyPrint is imported (weasyprint_import_ms, paid once per process, or at worker
+start through sheets.warm_up()); the p50/p95 figures leave the first sheet out. Wall times
+follow the machine's load; the CPU times (sheet_cpu_*) less so. The last line printed is one
+JSON object.
+"""
+import argparse
+import json
+import shutil
+import statistics
+import sys
+import tempfile
+import time
+from decimal import Decimal
+
+from sqlalchemy import select, text
+
+from bench.common import peak_rss_mb, percentile
+from portal import create_app
+from portal.accounts.models import Account, Unit
+from portal.clock import utcnow
+from portal.extensions import db
+
+UNIT_NAME = "广东实验中学"            # demo budget unit under 广东省教育厅
+SUPERIOR_PHONE = "13900000011"        # 广东省教育厅 (demo)
+FINANCE_PHONE = "13900000001"         # 广东省财政厅 (demo)
+
+
+def make_reservation(year):
+    """A confirmed-and-finalized form with every figure filled, made directly."""
+    from portal.reservations import scope
+    from portal.reservations.models import Reservation
+    from portal.reservations.policy import ensure_policy
+
+    ensure_policy(year)
+    unit = db.session.scalar(select(Unit).where(Unit.name == UNIT_NAME))
+    superior = db.session.scalar(select(Account).where(Account.phone == SUPERIOR_PHONE))
+    finance = db.session.scalar(select(Account).where(Account.phone == FINANCE_PHONE))
+    now = utcnow()
+    reservation = Reservation(
+        unit_id=unit.id, year=year, canteen_type="shared", shared_filler="self", remark="与广东省教育厅机关共用食堂，由本单位填报",
+        canteen_total=Decimal("1088888.57"), ratio=Decimal("30"), reserved_amount=Decimal("326666.57"),
+        union_need=True, union_total=Decimal("200000"), union_ratio=Decimal("20"), union_expected=Decimal("40000"),
+        union_remark="工会节日慰问品优先通过832平台采购",
+        contact_name="罗晓燕", contact_mobile="13900000012", contact_landline="020-83133000",
+        union_contact_name="陈伟明", union_contact_mobile="13912345678", union_contact_landline="020-83133001",
+        status="final", superior_id=scope.superior_of(unit).id, finance_id=scope.finance_of(unit).id,
+        attested_at=now, submitted_at=now, confirmed_at=now, confirmed_by_id=superior.id,
+        finalized_at=now, finalized_by_id=finance.id)
+    db.session.add(reservation)
+    db.session.flush()
+    return reservation, finance
+
+
+def run(args):
+    workdir = tempfile.mkdtemp(prefix="bench-sheets-")
+    url = args.database_url or f"sqlite:///{workdir}/bench.sqlite3"
+    app = create_app({"SQLALCHEMY_DATABASE_URI": url, "PORTAL_INSTANCE": workdir, "RATELIMIT_ENABLED": False})
+    result = {"sheets": args.sheets, "database": url.split(":")[0].split("+")[0]}
+    try:
+        with app.app_context():
+            from portal.cli import apply_schema
+            from portal.demo import build_demo
+            from portal.reservations import sheets
+
+            db.drop_all()
+            with db.engine.begin() as conn:
+                conn.execute(text("DROP TABLE IF EXISTS alembic_version"))
+            apply_schema()
+            build_demo()
+            reservation, actor = make_reservation(2024)
+            db.session.commit()
+            base_url = app.config["PUBLIC_BASE_URL"]
+
+            started = time.perf_counter()
+            sheets.warm_up()
+            result["weasyprint_import_ms"] = round((time.perf_counter() - started) * 1000, 1)
+
+            durations, cpu, sizes, made = [], [], [], []
+            for _ in range(args.sheets):
+                started, started_cpu = time.perf_counter(), time.process_time()
+                sheet = sheets.make_sheet(reservation, "final", actor, instance_path=app.instance_path,
+                                          base_url=base_url)
+                db.session.commit()
+                durations.append((time.perf_counter() - started) * 1000)
+                cpu.append((time.process_time() - started_cpu) * 1000)
+                sizes.append(sheet.size)
+                made.append(sheet)
+            warm = durations[1:] or durations
+            warm_cpu = cpu[1:] or cpu
+            codes = {sheet.verification_code for sheet in made}
+            files = {sheets.sheet_path(app.instance_path, sheet) for sheet in made}
+            assert len(codes) == len(made) and len(files) == len(made) and all(f.exists() for f in files)
+            result.update({
+                "first_sheet_ms": round(durations[0], 1),
+                "sheet_p50_ms": round(statistics.median(warm), 1),
+                "sheet_p95_ms": round(percentile(warm, 0.95), 1),
+                "sheet_max_ms": round(max(warm), 1),
+                # CPU time of this process: less sensitive than wall time to other work on the machine
+                "sheet_cpu_p50_ms": round(statistics.median(warm_cpu), 1),
+                "sheet_cpu_p95_ms": round(percentile(warm_cpu, 0.95), 1),
+                "pdf_bytes": max(sizes),
+                "pdf_kb": round(max(sizes) / 1024, 1),
+            })
+            if args.out:
+                shutil.copyfile(sheets.sheet_path(app.instance_path, made[-1]), args.out)
+                result["out"] = args.out
+            db.session.remove()
+            db.engine.dispose()
+    finally:
+        shutil.rmtree(workdir, ignore_errors=True)
+    result["peak_rss_mb"] = peak_rss_mb()
+    return result
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--sheets", type=int, default=50, help="sheets to render (default 50)")
+    parser.add_argument("--out", help="write one sample sheet to this file")
+    parser.add_argument("--database-url", help="default: a temporary SQLite file")
+    args = parser.parse_args(argv)
+    if args.sheets < 1:
+        parser.error("--sheets must be at least 1")
+    result = run(args)
+    print(json.dumps(result, ensure_ascii=False))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,340 @@
+"""Reserved share: the unit's three-step form, the superior's and the finance department's
+confirmation, progress, reminders, batches, the year's policy."""
+from functools import partial
+
+from flask import Blueprint, abort, current_app, flash, redirect, request, url_for
+from flask_login import current_user
+from sqlalchemy import select
+
+from portal.blueprints.common import apply_errors, fragment, render_page, requires, with_toast
+from portal.errors import PermissionDenied, ValidationFailed
+from portal.extensions import db, htmx
+from portal.forms.reservations import ContactsForm, DecisionForm, FiguresForm, PolicyForm, SubmitForm
+from portal.reservations import exports, form_rules, policy as policies, queries, scope, sheets, workflow
+from portal.reservations.models import Reservation, YearPolicy
+from portal.reservations.states import ATTESTATION, CANTEEN_TYPES, STATUS_LABELS
+
+bp = Blueprint("reservations", __name__, url_prefix="/reservations")
+
+STEPS = {1: "填报预留份额", 2: "核对联系人信息", 3: "确认并提交"}
+STEP_ENDPOINTS = {1: "reservations.step_figures", 2: "reservations.step_contacts", 3: "reservations.step_confirm"}
+
+
+def _policy(year):
+    policy = db.session.get(YearPolicy, year)
+    if policy is None:
+        abort(404)
+    return policy
+
+
+def _load(reservation_id):
+    reservation = db.session.get(Reservation, reservation_id)
+    if reservation is None or not scope.may_view(current_user, reservation):
+        abort(404)
+    return reservation
+
+
+def _sheet_maker():
+    return partial(sheets.make_sheet, instance_path=current_app.instance_path,
+                   base_url=current_app.config["PUBLIC_BASE_URL"])
+
+
+@bp.get("/")
+@requires(lambda account: scope.is_budget_unit(account) or scope.is_finance(account))
+def index():
+    if scope.is_finance(current_user):
+        return redirect(url_for("reservations.finance"))
+    year = queries.current_year()
+    policy = _policy(year)
+    mine = db.session.scalars(select(Reservation).where(Reservation.unit_id == current_user.unit_id)
+                              .order_by(Reservation.year.desc())).all()
+    current = next((r for r in mine if r.year == year), None)
+    return render_page("reservations/index.html", "content", policy=policy, current=current, history=mine,
+                       filing_open=policies.filing_open(policy), superior=scope.superior_of(current_user.unit),
+                       is_head=scope.has_subordinates(current_user.unit))
+
+
+def _wizard(step, reservation, policy, form, status=200, **extra):
+    last_year = workflow.last_year_of(reservation)
+    return render_page("reservations/form.html", "wizard", step=step, steps=STEPS, reservation=reservation,
+                       policy=policy, form=form, last_year=last_year, canteen_types=CANTEEN_TYPES,
+                       attestation=ATTESTATION, flag_labels=form_rules.FLAG_LABELS, **extra), status
+
+
+def _form_or_refuse(year):
+    policy = _policy(year)
+    try:
+        reservation = workflow.form_for(current_user, policy)
+    except ValidationFailed as failed:
+        db.session.rollback()
+        flash(next(iter(failed.errors.values())), "warning")
+        return policy, None
+    db.session.commit()
+    if reservation.status not in ("draft", "returned"):
+        flash(f"本单位{year}年度预留份额{reservation.status_label}，不能修改；如需修改请联系上级预算单位退回", "warning")
+        return policy, None
+    return policy, reservation
+
+
+@bp.route("/<int:year>/step/1", methods=["GET", "POST"])
+@requires(scope.is_budget_unit)
+def step_figures(year):
+    policy, reservation = _form_or_refuse(year)
+    if reservation is None:
+        return redirect(url_for("reservations.index"))
+    if request.method == "GET":
+        form = FiguresForm(obj=reservation)
+        form.union_need.data = {True: "1", False: "0"}.get(reservation.union_need)
+        form.version.data = reservation.version
+        return _wizard(1, reservation, policy, form)
+    form = FiguresForm()
+    if not form.validate_on_submit():
+        abort(400)
+    try:
+        workflow.save_figures(current_user, reservation, request.form, policy, expected_version=form.version.data)
+    except ValidationFailed as failed:
+        db.session.rollback()
+        apply_errors(form, failed.errors)
+        reservation = db.session.get(Reservation, reservation.id)
+        form.version.data = reservation.version
+        return _wizard(1, reservation, policy, form, 422, amounts=_amounts(request.form, policy))
+    except workflow.Conflict as conflict:
+        db.session.rollback()
+        flash(conflict.message, "warning")
+        return redirect(url_for("reservations.index"))
+    db.session.commit()
+    return _next_step(year, 2)
+
+
+def _next_step(year, step):
+    # A boosted form follows the redirect and swaps in the next step, with its URL in the history.
+    return redirect(url_for(STEP_ENDPOINTS[step], year=year))
+
+
+def _amounts(data, policy):
+    values, errors = form_rules.check_figures(data, policy)
+    return {"reserved_amount": values.get("reserved_amount"), "union_expected": values.get("union_expected"),
+            "ratio_error": errors.get("ratio"), "union_ratio_error": errors.get("union_ratio")}
+
+
+@bp.post("/<int:year>/compute")
+@requires(scope.is_budget_unit)
+def compute(year):
+    """The amounts recomputed as the person types (HTMX), by the same rules as the save."""
+    policy = _policy(year)
+    return fragment("reservations/form.html", "amounts", amounts=_amounts(request.form, policy))
+
+
+@bp.route("/<int:year>/step/2", methods=["GET", "POST"])
+@requires(scope.is_budget_unit)
+def step_contacts(year):
+    policy, reservation = _form_or_refuse(year)
+    if reservation is None:
+        return redirect(url_for("reservations.index"))
+    if reservation.canteen_type is None:
+        return redirect(url_for("reservations.step_figures", year=year))
+    if request.method == "GET":
+        form = ContactsForm(obj=reservation)
+        form.version.data = reservation.version
+        return _wizard(2, reservation, policy, form)
+    form = ContactsForm()
+    if not form.validate_on_submit():
+        abort(400)
+    try:
+        workflow.save_contacts(current_user, reservation, request.form, expected_version=form.version.data)
+    except ValidationFailed as failed:
+        db.session.rollback()
+        apply_errors(form, failed.errors)
+        reservation = db.session.get(Reservation, reservation.id)
+        form.version.data = reservation.version
+        return _wizard(2, reservation, policy, form, 422)
+    db.session.commit()
+    return _next_step(year, 3)
+
+
+@bp.route("/<int:year>/step/3", methods=["GET", "POST"])
+@requires(scope.is_budget_unit)
+def step_confirm(year):
+    policy, reservation = _form_or_refuse(year)
+    if reservation is None:
+        return redirect(url_for("reservations.index"))
+    if reservation.contact_mobile is None or reservation.canteen_type is None:
+        return redirect(url_for("reservations.step_figures", year=year))
+    form = SubmitForm() if request.method == "POST" else SubmitForm(data={"version": reservation.version})
+    if request.method == "GET":
+        return _wizard(3, reservation, policy, form)
+    if not form.validate_on_submit():
+        abort(400)
+    try:
+        workflow.submit(current_user, reservation, policy, attested=form.attested.data,
+                        expected_version=form.version.data, make_sheet=_sheet_maker())
+    except ValidationFailed as failed:
+        db.session.rollback()
+        apply_errors(form, failed.errors)
+        reservation = db.session.get(Reservation, reservation.id)
+        return _wizard(3, reservation, policy, form, 422, problems=failed.errors)
+    db.session.commit()
+    flash(f"已提交，{reservation.status_label}。确认单已生成，可在下方下载。", "success")
+    return redirect(url_for("reservations.detail", reservation_id=reservation.id))
+
+
+@bp.get("/view/<int:reservation_id>")
+@requires(lambda account: scope.is_budget_unit(account) or scope.is_finance(account))
+def detail(reservation_id):
+    reservation = _load(reservation_id)
+    return render_page("reservations/detail.html", "decision", **_detail_context(reservation))
+
+
+def _detail_context(reservation, **extra):
+    context = dict(reservation=reservation, last_year=workflow.last_year_of(reservation),
+                   flag_labels=form_rules.FLAG_LABELS, form=DecisionForm(data={"version": reservation.version}),
+                   may_confirm=scope.may_confirm(current_user, reservation),
+                   may_finalize=scope.may_finalize(current_user, reservation), conflict=None, done=None)
+    context.update(extra)
+    return context
+
+
+@bp.post("/view/<int:reservation_id>/decide")
+@requires(lambda account: scope.is_budget_unit(account) or scope.is_finance(account))
+def decide(reservation_id):
+    reservation = _load(reservation_id)
+    form = DecisionForm()
+    if not form.validate_on_submit():
+        abort(400)
+    decision, version = request.form.get("decision"), form.version.data
+    steps = {
+        "confirm": lambda: workflow.confirm(current_user, reservation, expected_version=version,
+                                            make_sheet=_sheet_maker()),
+        "return": lambda: workflow.return_to_unit(current_user, reservation, expected_version=version,
+                                                  reason=form.reason.data),
+        "finalize": lambda: workflow.finalize(current_user, reservation, expected_version=version,
+                                              make_sheet=_sheet_maker()),
+        "finance_return": lambda: workflow.finance_return(current_user, reservation, expected_version=version,
+                                                          reason=form.reason.data),
+    }
+    if decision not in steps:
+        abort(400)
+    try:
+        steps[decision]()
+    except ValidationFailed as failed:
+        db.session.rollback()
+        reservation = _load(reservation_id)
+        apply_errors(form, failed.errors)
+        return render_page("reservations/detail.html", "decision", **_detail_context(reservation, form=form)), 422
+    except workflow.Conflict as conflict:
+        db.session.rollback()
+        reservation = _load(reservation_id)
+        return render_page("reservations/detail.html", "decision",
+                           **_detail_context(reservation, conflict=conflict.message)), 409
+    except PermissionDenied as denied:
+        db.session.rollback()
+        abort(403, denied.message)
+    db.session.commit()
+    message = {"confirm": "已确认，并短信通知填报单位", "return": "已退回，并短信通知填报单位",
+               "finalize": "财政部门已确认，并短信通知填报单位", "finance_return": "已退回，并短信通知填报单位"}[decision]
+    if not htmx:
+        flash(message, "success")
+        return redirect(url_for("reservations.detail", reservation_id=reservation.id))
+    response = render_page("reservations/detail.html", "decision", **_detail_context(reservation, done=message))
+    return with_toast(response, message)
+
+
+@bp.get("/confirmations")
+@requires(lambda account: scope.is_budget_unit(account) and scope.has_subordinates(account.unit))
+def confirmations():
+    """预留份额信息确认: the superior's queue, its department's progress, reminders and the batch."""
+    year = queries.current_year()
+    units = scope.department_units(current_user.unit)
+    rows, counts = queries.progress(units, year)
+    last_year = queries.last_year_by_unit([u.id for u, _ in rows], year)
+    is_head = scope.department_head(current_user.unit).id == current_user.unit_id
+    ready, problems = workflow.department_readiness(current_user.unit, year) if is_head else ([], [])
+    return render_page("reservations/confirmations.html", "content", year=year, policy=_policy(year),
+                       queue=queries.awaiting_superior(current_user, year), rows=rows, counts=counts,
+                       last_year=last_year, statuses=STATUS_LABELS, is_head=is_head, ready=ready, problems=problems,
+                       flag_labels=form_rules.FLAG_LABELS)
+
+
+@bp.post("/remind")
+@requires(lambda account: scope.is_budget_unit(account) and scope.has_subordinates(account.unit))
+def remind():
+    year = queries.current_year()
+    count = workflow.remind_unfiled(current_user, year, _policy(year))
+    db.session.commit()
+    flash(f"已向{count}个未填报单位发送提醒短信" if count else "所有下属单位均已填报，无需提醒", "success")
+    return redirect(url_for("reservations.confirmations"))
+
+
+@bp.post("/batch")
+@requires(lambda account: scope.is_budget_unit(account) and scope.has_subordinates(account.unit))
+def batch():
+    year = queries.current_year()
+    try:
+        made = workflow.submit_batch(current_user, year)
+    except ValidationFailed as failed:
+        db.session.rollback()
+        flash(next(iter(failed.errors.values())), "danger")
+        return redirect(url_for("reservations.confirmations"))
+    except PermissionDenied as denied:
+        db.session.rollback()
+        abort(403, denied.message)
+    db.session.commit()
+    flash(f"已将{len(made.reservations)}份预留份额汇总提交至{made.reservations[0].finance.name}", "success")
+    return redirect(url_for("reservations.confirmations"))
+
+
+@bp.get("/finance")
+@requires(scope.is_finance)
+def finance():
+    year = request.args.get("year", type=int) or queries.current_year()
+    units = queries.finance_units(current_user.unit)
+    rows, counts = queries.progress(units, year)
+    return render_page("reservations/finance.html", "content", year=year, policy=_policy(year),
+                       queue=queries.awaiting_finance(current_user, year), rows=rows, counts=counts,
+                       statuses=STATUS_LABELS, flag_labels=form_rules.FLAG_LABELS,
+                       years=db.session.scalars(select(YearPolicy.year).order_by(YearPolicy.year.desc())).all(),
+                       may_set_policy=policies.may_set_policy(current_user))
+
+
+@bp.get("/export")
+@requires(lambda account: scope.is_finance(account) or scope.is_budget_unit(account))
+def export():
+    year = request.args.get("year", type=int) or queries.current_year()
+    units = queries.finance_units(current_user.unit) if scope.is_finance(current_user) \
+        else scope.department_units(current_user.unit)
+    rows, _ = queries.progress(units, year)
+    last_year = queries.last_year_by_unit([u.id for u, _ in rows], year)
+    return exports.progress_xlsx(rows, last_year, year, title=f"{year}年度预留份额填报情况")
+
+
+@bp.route("/policy", methods=["GET", "POST"])
+@requires(policies.may_set_policy)
+def policy():
+    year = request.args.get("year", type=int) or queries.current_year()
+    existing = db.session.get(YearPolicy, year)
+    if request.method == "GET":
+        form = PolicyForm(obj=existing) if existing else PolicyForm()
+        for field in ("filing_deadline", "extended_until", "superior_deadline", "finance_deadline"):
+            value = getattr(existing, field, None)
+            getattr(form, field).data = value.isoformat() if value else ""
+        for field in ("min_ratio", "encouraged_ratio", "national_floor"):
+            value = getattr(existing, field, None)
+            getattr(form, field).data = f"{value.normalize():f}" if value is not None else ""
+        return render_page("reservations/policy.html", "content", form=form, policies=_all_policies())
+    form = PolicyForm()
+    if not form.validate_on_submit():
+        abort(400)
+    try:
+        saved = policies.save_policy(current_user, request.form)
+    except ValidationFailed as failed:
+        db.session.rollback()
+        apply_errors(form, failed.errors)
+        return render_page("reservations/policy.html", "content", form=form, policies=_all_policies()), 422
+    db.session.commit()
+    flash(f"{saved.year}年度政策已保存", "success")
+    return redirect(url_for("reservations.policy", year=saved.year))
+
+
+def _all_policies():
+    return db.session.scalars(select(YearPolicy).order_by(YearPolicy.year.desc())).all()
+

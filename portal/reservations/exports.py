@@ -1,0 +1,23 @@
+"""Excel export of a progress list: every unit, this year against last year."""
+from portal.clock import format_datetime
+from portal.excel import xlsx_download
+
+TEXT, MONEY, PERCENT = "@", "#,##0.00", "0.00"
+COLUMNS = [("序号", 6, None), ("预算单位", 30, None), ("统一社会信用代码", 22, TEXT), ("状态", 16, None),
+           ("食堂类型", 18, None), ("年度食堂食材采购总额（元）", 18, MONEY), ("预留比例（%）", 12, PERCENT),
+           ("预留份额（元）", 16, MONEY), ("工会预计采购金额（元）", 18, MONEY), ("上年预留比例（%）", 14, PERCENT),
+           ("上年预留份额（元）", 16, MONEY), ("联系人", 10, None), ("手机号码", 14, TEXT), ("提交时间", 18, None)]
+
+
+def progress_xlsx(rows, last_year, year, *, title):
+    def values():
+        for index, (unit, form) in enumerate(rows, start=1):
+            previous = last_year.get(unit.id)
+            yield [index, unit.name, unit.credit_code or "", form.status_label if form else "未填报",
+                   form.canteen_label if form else "", form.canteen_total if form else None,
+                   form.ratio if form else None, form.reserved_amount if form else None,
+                   form.union_expected if form else None, previous.ratio if previous else None,
+                   previous.reserved_amount if previous else None, form.contact_name if form else "",
+                   form.contact_mobile if form else "", format_datetime(form.submitted_at) if form else ""]
+
+    return xlsx_download(title, COLUMNS, values())
