@@ -6,7 +6,9 @@ for the monitoring side, 139 0000 xxxx for finance and budget units.
 import io
 import struct
 import zlib
+from datetime import datetime, timedelta
 from decimal import Decimal
+from functools import partial
 
 from sqlalchemy import select
 from stdnum.cn import uscc
@@ -14,10 +16,14 @@ from stdnum.cn import uscc
 from portal.accounts import service
 from portal.accounts.kinds import UnitKind
 from portal.accounts.models import Account
+from portal.clock import china_day_start, to_china, utcnow
 from portal.extensions import db
 from portal.records import service as record_service
 from portal.records import vouchers, workflow
 from portal.records.models import ReportingPeriod
+from portal.reservations import sheets
+from portal.reservations import workflow as reservation_workflow
+from portal.reservations.policy import ensure_policy
 from portal.reference.models import DictionaryEntry
 
 DEMO_ADMIN_PHONE = "13800000000"
@@ -157,3 +163,65 @@ def build_demo_records(instance_path):
     record = by_product["香菇"]
     workflow.return_for_changes(reviewer("13800001002"), record, expected_version=record.version,
                                 reason="发票金额与填报金额不一致，请核对后重新提交")
+
+
+#: last year's and this year's figures of the demo budget units: phone, canteen total, ratio, union total
+DEMO_RESERVATIONS = [
+    ("13900000011", "3200000", "30", "600000"),   # 广东省教育厅 (department head)
+    ("13900000012", "1800000", "32", None),       # 广东实验中学
+    ("13900000013", "1500000", "30", "200000"),   # 华南师范大学附属中学
+    ("13900000014", "900000", "35", None),        # 广东省农业农村厅 (no subordinates)
+    ("13900001111", "1100000", "30", None),       # 广州市天河区教育局
+    ("13900001112", "700000", "30", None),        # 广州市天河区第一中学
+]
+
+
+def _filing_year(today):
+    """The year being filed now: this year until its 20 February deadline, then the next."""
+    return today.year if (today.month, today.day) <= (2, 20) else today.year + 1
+
+
+def build_demo_reservations(instance_path, base_url):
+    """Last year's forms confirmed all the way, this year's at several stages."""
+    year = _filing_year(to_china(utcnow()).date())
+    last_policy, policy = ensure_policy(year - 1), ensure_policy(year)
+    account = {a.phone: a for a in db.session.scalars(select(Account))}
+    make_sheet = partial(sheets.make_sheet, instance_path=instance_path, base_url=base_url)
+
+    def file(phone, chosen_policy, total, ratio, union_total, now):
+        actor = account[phone]
+        form = reservation_workflow.form_for(actor, chosen_policy, now=now)
+        figures = {"canteen_type": "own", "canteen_total": total, "ratio": ratio,
+                   "union_need": "1" if union_total else "0", "union_total": union_total or "",
+                   "union_ratio": "20" if union_total else "", "union_remark": "" if union_total else "本年度工会暂无采购计划"}
+        reservation_workflow.save_figures(actor, form, figures, chosen_policy)
+        reservation_workflow.save_contacts(actor, form, {"contact_name": actor.name, "contact_mobile": actor.phone,
+                                                         "contact_landline": "020-83133000"})
+        reservation_workflow.submit(actor, form, chosen_policy, attested=True, expected_version=form.version,
+                                    make_sheet=make_sheet, now=now)
+        return form
+
+    # Last year: filed in January, confirmed by the superiors, batched, confirmed by finance.
+    january = china_day_start(datetime(year - 1, 1, 15).date()) + timedelta(hours=2)
+    last_year = [file(phone, last_policy, str(int(total) * 9 // 10), ratio, union, january)
+                 for phone, total, ratio, union in DEMO_RESERVATIONS]
+    for form in last_year:
+        if form.status == "submitted":
+            superior = db.session.scalar(select(Account).where(Account.unit_id == form.superior_id))
+            reservation_workflow.confirm(superior, form, expected_version=form.version, make_sheet=make_sheet)
+    for head_phone in ("13900000011", "13900001111"):
+        reservation_workflow.submit_batch(account[head_phone], year - 1)
+    for form in last_year:
+        finance = db.session.scalar(select(Account).where(Account.unit_id == form.finance_id))
+        reservation_workflow.finalize(finance, form, expected_version=form.version, make_sheet=make_sheet)
+
+    # This year: the school waits for its bureau, the department (standing alone) waits for
+    # finance, the affiliated school was returned; the others have not filed yet.
+    now = utcnow() if policy.last_filing_day >= to_china(utcnow()).date() else january
+    waiting = file("13900000012", policy, "2000000", "32", None, now)
+    returned = file("13900000013", policy, "1500000", "30", "200000", now)
+    file("13900000014", policy, "1000000", "35", None, now)
+    bureau = account["13900000011"]
+    reservation_workflow.return_to_unit(bureau, returned, expected_version=returned.version,
+                                        reason="工会采购总额与预算批复不一致，请核实后修改")
+    return waiting
