@@ -1,6 +1,7 @@
 """Creating and changing a record's fields while it is the filer's to change."""
 from portal import audit
 from portal.clock import utcnow
+from portal.concurrency import check_version
 from portal.errors import PermissionDenied, ValidationFailed
 from portal.extensions import db
 from portal.records import rules
@@ -29,8 +30,7 @@ def save_fields(actor, record, data, *, expected_version=None):
     """Save the fields of a draft or returned record; nothing malformed is saved."""
     if not rules.may_edit(actor, record):
         raise PermissionDenied("该记录已提交，不能修改")
-    if expected_version is not None and int(expected_version) != record.version:
-        raise Conflict(record)
+    check_version(record, expected_version, Conflict)
     values, errors = parse_fields(data)
     if errors:
         raise ValidationFailed(errors)

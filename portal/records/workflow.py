@@ -11,9 +11,8 @@ price statistics in the same transaction. The caller commits.
 import json
 
 from sqlalchemy import select
-from sqlalchemy.orm.exc import StaleDataError
 
-from portal import audit
+from portal import audit, concurrency
 from portal.accounts.models import Account
 from portal.clock import format_datetime, utcnow
 from portal.errors import PermissionDenied, ValidationFailed
@@ -43,11 +42,6 @@ class Conflict(Exception):
         super().__init__(message)
         self.message = message
         self.record = record
-
-
-def _check_version(record, expected_version):
-    if expected_version is not None and int(expected_version) != record.version:
-        raise Conflict(record)
 
 
 def _count(key, delta):
@@ -84,19 +78,13 @@ def _changes_since_return(record):
 
 
 def flush_or_conflict(record):
-    try:
-        db.session.flush()
-    except StaleDataError:
-        # Another transaction changed the row between our read and our write.
-        db.session.rollback()
-        db.session.refresh(record)
-        raise Conflict(record) from None
+    concurrency.flush_or_conflict(record, Conflict)
 
 
 def submit(actor, record, *, expected_version=None, amount_threshold, now=None):
     if not rules.may_edit(actor, record):
         raise PermissionDenied("只有填报单位可以提交草稿或退回修改的记录")
-    _check_version(record, expected_version)
+    concurrency.check_version(record, expected_version, Conflict)
     missing = missing_for_submit(record)
     if missing:
         raise ValidationFailed(missing)
@@ -121,7 +109,7 @@ def _review_level(actor, record, expected_version):
     moved the record first, anyone else is refused."""
     level = rules.review_level(actor, record)
     if level is not None:
-        _check_version(record, expected_version)
+        concurrency.check_version(record, expected_version, Conflict)
         return level
     if (rules.is_reviewer(actor) and rules.may_view(actor, record) and expected_version is not None
             and int(expected_version) != record.version):

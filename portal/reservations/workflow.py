@@ -13,9 +13,8 @@ confirmation sheet where one is due, and queues the SMS to the unit. The caller 
 import json
 
 from sqlalchemy import select
-from sqlalchemy.orm.exc import StaleDataError
 
-from portal import audit
+from portal import audit, concurrency
 from portal.accounts.models import Account
 from portal.clock import format_datetime, utcnow
 from portal.errors import PermissionDenied, ValidationFailed
@@ -44,17 +43,11 @@ class Conflict(Exception):
 
 
 def _check_version(reservation, expected_version):
-    if expected_version is not None and int(expected_version) != reservation.version:
-        raise Conflict(reservation)
+    concurrency.check_version(reservation, expected_version, Conflict)
 
 
 def _flush(reservation):
-    try:
-        db.session.flush()
-    except StaleDataError:
-        db.session.rollback()
-        db.session.refresh(reservation)
-        raise Conflict(reservation) from None
+    concurrency.flush_or_conflict(reservation, Conflict)
 
 
 def _event(actor, reservation, action, from_status, comment=None, now=None):

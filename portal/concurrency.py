@@ -1,0 +1,22 @@
+"""Optimistic locking shared by both workflows: a row's version_id_col makes each UPDATE
+conditional on the version read, and a lost race becomes the workflow's own Conflict."""
+from sqlalchemy.orm.exc import StaleDataError
+
+from portal.extensions import db
+
+
+def check_version(obj, expected_version, conflict):
+    """Refuse an action aimed at a version other than the current one."""
+    if expected_version is not None and int(expected_version) != obj.version:
+        raise conflict(obj)
+
+
+def flush_or_conflict(obj, conflict):
+    """Flush; if another transaction changed the row between our read and our write, roll back,
+    reload it and raise `conflict(obj)` so that the person is told what happened."""
+    try:
+        db.session.flush()
+    except StaleDataError:
+        db.session.rollback()
+        db.session.refresh(obj)
+        raise conflict(obj) from None
