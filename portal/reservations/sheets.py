@@ -8,6 +8,8 @@ WeasyPrint takes about a second to import (it loads Pango through cffi) and cn2a
 of one, so they are imported on the first sheet of a process, or ahead of time by warm_up(),
 not with the app; one FontConfiguration serves the whole process.
 """
+import atexit
+import gc
 import hashlib
 import json
 import os
@@ -92,7 +94,17 @@ def warm_up():
                 from weasyprint import HTML
                 from weasyprint.text.fonts import FontConfiguration
                 _weasy = (HTML, FontConfiguration())
+                atexit.register(_release_fonts)
     return _weasy
+
+
+def _release_fonts():
+    """Free the font configuration while Pango and fontconfig are still loaded: left to the
+    interpreter's last garbage collection, its g_object_unref runs into an unloaded library and
+    the process ends with a segmentation fault (exit 139) after all its work is done."""
+    global _weasy
+    _weasy = None
+    gc.collect()
 
 
 # -- figures as printed -------------------------------------------------------------------
