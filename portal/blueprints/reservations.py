@@ -57,6 +57,7 @@ def index():
 def _wizard(step, reservation, policy, form, status=200, **extra):
     last_year = workflow.last_year_of(reservation)
     return render_page("reservations/form.html", "wizard", step=step, steps=STEPS, reservation=reservation,
+                       year=reservation.year,
                        policy=policy, form=form, last_year=last_year, canteen_types=CANTEEN_TYPES,
                        attestation=ATTESTATION, flag_labels=form_rules.FLAG_LABELS, **extra), status
 
@@ -122,7 +123,7 @@ def _amounts(data, policy):
 def compute(year):
     """The amounts recomputed as the person types (HTMX), by the same rules as the save."""
     policy = _policy(year)
-    return fragment("reservations/form.html", "amounts", amounts=_amounts(request.form, policy))
+    return fragment("reservations/form.html", "amounts", amounts=_amounts(request.form, policy), year=year)
 
 
 @bp.route("/<int:year>/step/2", methods=["GET", "POST"])
