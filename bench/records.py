@@ -20,7 +20,6 @@ from sqlalchemy import String, cast, delete, func, insert, literal, select, text
 
 from bench.common import logged_in_client, peak_rss_mb, summary, timed
 from portal import create_app
-from portal.accounts.kinds import UnitKind
 from portal.accounts.models import Account, Unit
 from portal.clock import utcnow
 from portal.extensions import db

@@ -36,6 +36,10 @@ ACTION_LABELS = {
     "reservation_finance_return": "财政部门退回预留份额",
     "reservation_remind": "提醒未填报单位",
     "policy_saved": "设置年度政策",
+    "units_imported": "导入预算单位",
+    "unit_renamed": "预算单位更名",
+    "unit_closed": "撤销预算单位",
+    "unit_merged": "合并预算单位",
 }
 
 RESULT_LABELS = {"ok": "成功", "failed": "失败", "denied": "拒绝"}

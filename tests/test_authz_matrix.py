@@ -185,6 +185,13 @@ def policy_setters(role):
     return OK if role == "province_finance" else FORBIDDEN
 
 
+def finance_without_a_failed_file(role):
+    """The annotated file of a failed import: finance admins get a 404 while they have none."""
+    if role == "anonymous":
+        return LOGIN
+    return HIDDEN if role in FINANCE else FORBIDDEN
+
+
 def after_login_redirect(role):
     return OK  # the login page itself, or a redirect home once logged in
 
@@ -241,6 +248,18 @@ MATRIX = {
     "sheets.download": ("GET", lambda t: f"/reservations/sheets/{t.sheet_id}", sheet_viewers),
     "sheets.verify": ("GET", lambda t: f"/verify/{t.sheet_code}", public),
     "audit_log.index": ("GET", lambda t: "/audit/", audit_readers),
+    "budget_units.index": ("GET", lambda t: "/budget-units/", finance_only),
+    "budget_units.template": ("GET", lambda t: "/budget-units/template", finance_only),
+    "budget_units.import_units": ("POST", lambda t: "/budget-units/import", finance_only),
+    "budget_units.error_file": ("GET", lambda t: "/budget-units/import/errors", finance_without_a_failed_file),
+    "budget_units.unit": ("GET", lambda t: f"/budget-units/{t.budget_unit.unit_id}",
+                          managers_of("province_finance", "superior_budget")),
+    "budget_units.rename": ("POST", lambda t: f"/budget-units/{t.budget_unit.unit_id}/rename",
+                            managers_of("province_finance", "superior_budget")),
+    "budget_units.close": ("POST", lambda t: f"/budget-units/{t.budget_unit.unit_id}/close",
+                           managers_of("province_finance", "superior_budget")),
+    "budget_units.merge": ("POST", lambda t: f"/budget-units/{t.budget_unit.unit_id}/merge",
+                           managers_of("province_finance", "superior_budget")),
     # Last: it ends the session the rows above use, and sends everyone to the login page.
     "auth.logout": ("POST", lambda t: "/logout", lambda role: LOGIN),
 }

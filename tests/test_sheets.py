@@ -18,9 +18,8 @@ import pytest
 
 from portal.accounts.models import Account
 from portal.extensions import db
-from portal.reservations import scope, sheets
+from portal.reservations import sheets
 from portal.reservations.models import ConfirmationSheet, Reservation
-from portal.reservations.policy import ensure_policy
 from portal.reservations.states import ATTESTATION
 from tests.factories import SUBMITTED_AT
 from tests.factories import make_reservation as make_form
