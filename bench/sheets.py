@@ -3,15 +3,18 @@
     python -m bench.sheets                       # 50 sheets on SQLite in a temporary folder
     python -m bench.sheets --sheets 200 --out /tmp/sample-sheet.pdf
 
-Each timing is one make_sheet call (figures, template, WeasyPrint, SHA-256, file, row flush),
-committed after each call as the workflow's caller does. first_sheet_ms is the process's first
-sheet, after WeasyPrint is imported (weasyprint_import_ms, paid once per process, or at worker
-start through sheets.warm_up()); the p50/p95 figures leave the first sheet out. Wall times
-follow the machine's load; the CPU times (sheet_cpu_*) less so. The last line printed is one
-JSON object.
+Each sheet timing is one make_sheet call (figures, template, WeasyPrint, SHA-256, file, row
+flush), committed after each call as the workflow's caller does. first_sheet_ms is the process's
+first sheet, after WeasyPrint is imported (weasyprint_import_ms, paid once per process, or at
+worker start through sheets.warm_up()); first_sheet_cold_ms is the two together. The p50/p95
+figures leave the first sheet out. submit_* time a whole request through the app: a demo unit
+posts step 3 of its returned form (attestation, checks, state change, sheet, commit, redirect);
+its superior returns the form again between two submissions, untimed. Wall times follow the
+machine's load; the CPU times (sheet_cpu_*) less so. The last line printed is one JSON object.
 """
 import argparse
 import json
+import re
 import shutil
 import statistics
 import sys
@@ -21,7 +24,7 @@ from decimal import Decimal
 
 from sqlalchemy import select, text
 
-from bench.common import peak_rss_mb, percentile
+from bench.common import logged_in_client, peak_rss_mb, percentile, summary
 from portal import create_app
 from portal.accounts.models import Account, Unit
 from portal.clock import utcnow
@@ -30,6 +33,7 @@ from portal.extensions import db
 UNIT_NAME = "广东实验中学"            # demo budget unit under 广东省教育厅
 SUPERIOR_PHONE = "13900000011"        # 广东省教育厅 (demo)
 FINANCE_PHONE = "13900000001"         # 广东省财政厅 (demo)
+SUBMITTER_PHONE = "13900000013"       # a demo unit whose form its bureau has returned
 
 
 def make_reservation(year):
@@ -58,6 +62,43 @@ def make_reservation(year):
     return reservation, finance
 
 
+def submittable_form():
+    from portal.reservations.models import Reservation
+
+    unit_id = db.session.scalar(select(Account.unit_id).where(Account.phone == SUBMITTER_PHONE))
+    form = db.session.scalar(select(Reservation).where(Reservation.unit_id == unit_id, Reservation.status == "returned")
+                             .order_by(Reservation.year.desc()))
+    return form.id, form.year
+
+
+_clients = {}
+
+
+def submit_and_return(app, form_id, year):
+    """Post step 3 as the unit (the timed part is the whole request), then have its bureau
+    return the form so that it can be submitted again."""
+    from portal.reservations import workflow
+    from portal.reservations.models import Reservation
+
+    if "unit" not in _clients:
+        _clients["unit"] = logged_in_client(app, SUBMITTER_PHONE)
+    client, _ = _clients["unit"]
+    page = client.get(f"/reservations/{year}/step/3").get_data(as_text=True)
+    token = re.search(r'name="csrf_token" type="hidden" value="([^"]+)"', page).group(1)
+    version = re.search(r'name="version" type="hidden" value="(\d+)"', page).group(1)
+    started = time.perf_counter()
+    response = client.post(f"/reservations/{year}/step/3",
+                            data={"csrf_token": token, "version": version, "attested": "y"})
+    elapsed = time.perf_counter() - started
+    assert response.status_code == 302, response.get_data(as_text=True)[:500]
+    with app.app_context():
+        form = db.session.get(Reservation, form_id)
+        bureau = db.session.scalar(select(Account).where(Account.unit_id == form.superior_id))
+        workflow.return_to_unit(bureau, form, expected_version=form.version, reason="基准测试：请重新提交")
+        db.session.commit()
+    return elapsed
+
+
 def run(args):
     workdir = tempfile.mkdtemp(prefix="bench-sheets-")
     url = args.database_url or f"sqlite:///{workdir}/bench.sqlite3"
@@ -66,7 +107,7 @@ def run(args):
     try:
         with app.app_context():
             from portal.cli import apply_schema
-            from portal.demo import build_demo
+            from portal.demo import build_demo, build_demo_reservations
             from portal.reservations import sheets
 
             db.drop_all()
@@ -99,6 +140,7 @@ def run(args):
             assert len(codes) == len(made) and len(files) == len(made) and all(f.exists() for f in files)
             result.update({
                 "first_sheet_ms": round(durations[0], 1),
+                "first_sheet_cold_ms": round(result["weasyprint_import_ms"] + durations[0], 1),
                 "sheet_p50_ms": round(statistics.median(warm), 1),
                 "sheet_p95_ms": round(percentile(warm, 0.95), 1),
                 "sheet_max_ms": round(max(warm), 1),
@@ -111,6 +153,16 @@ def run(args):
             if args.out:
                 shutil.copyfile(sheets.sheet_path(app.instance_path, made[-1]), args.out)
                 result["out"] = args.out
+            # This year's demo forms, one of them returned to its unit, for the submissions
+            build_demo_reservations(app.instance_path, base_url)
+            db.session.commit()
+            form_id, year = submittable_form()
+        # Requests run outside our app context, each in its own, as in production.
+        submit_and_return(app, form_id, year)  # warm-up: login, the step-3 page's first render
+        submissions = [submit_and_return(app, form_id, year) * 1000 for _ in range(args.submits)]
+        result.update({"submits": args.submits, "submit_p50_ms": summary(submissions)["p50"],
+                       "submit_p95_ms": summary(submissions)["p95"]})
+        with app.app_context():
             db.session.remove()
             db.engine.dispose()
     finally:
@@ -122,6 +174,7 @@ def run(args):
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--sheets", type=int, default=50, help="sheets to render (default 50)")
+    parser.add_argument("--submits", type=int, default=30, help="form submissions to time (default 30)")
     parser.add_argument("--out", help="write one sample sheet to this file")
     parser.add_argument("--database-url", help="default: a temporary SQLite file")
     args = parser.parse_args(argv)

@@ -154,6 +154,32 @@ def test_pdf_embeds_the_chinese_font(app, made):
     # columns: name, type words..., encoding, emb, sub, uni, object, id: emb is the fifth from the end
     assert all(row[-5] == "yes" for row in rows), output
     assert len(rows) == 1, "one font family only, to keep the file small:\n" + output
+    assert "Noto-Sans-CJK-SC-Sheet" in rows[0][0], "the GB 2312 cut, not the whole collection:\n" + output
+    assert made.size < 150_000
+
+
+def test_a_character_outside_gb2312_still_prints(app, tree):
+    """The sheet's own font holds GB 2312 only; a rarer character in a name comes from the
+    system's full Noto Sans CJK SC, and both are embedded."""
+    with app.app_context():
+        reservation = make_form(tree)
+        reservation.unit.name = "省堃珺实验中学"
+        reservation.contact_name = "王喆"
+        sheet = new_sheet(app, reservation)
+        db.session.commit()
+        path = sheets.sheet_path(app.instance_path, sheet)
+    flat = squeezed(pdf_text(path))
+    assert "省堃珺实验中学" in flat and "王喆" in flat
+    fonts = [line.split() for line in run_tool("pdffonts", str(path)).splitlines()[2:] if line.strip()]
+    assert all(row[-5] == "yes" for row in fonts) and any("Sheet" not in row[0] for row in fonts)
+
+
+def test_the_qr_code_is_an_image_of_one_pixel_per_module(app, made):
+    rows = [line.split() for line in run_tool("pdfimages", "-list", str(made.path)).splitlines()[2:] if line.strip()]
+    assert len(rows) == 1
+    width, height = int(rows[0][3]), int(rows[0][4])
+    # a version-3 QR code or larger, square, with no border drawn into the image
+    assert width == height and 29 <= width <= 57
 
 
 def test_each_call_makes_a_new_file_and_row(app, made):
