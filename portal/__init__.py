@@ -24,6 +24,7 @@ def create_app(overrides=None):
     import portal.notifications  # noqa: F401  (SMS sent after commit)
 
     db.init_app(app)
+    _init_sqlite(app)
     migrate.init_app(app, db, directory=str(PROJECT_ROOT / "migrations"), render_as_batch=True)
     csrf.init_app(app)
     htmx.init_app(app)
@@ -37,6 +38,23 @@ def create_app(overrides=None):
     from portal.cli import register_commands
     register_commands(app)
     return app
+
+
+def _init_sqlite(app):
+    """The embedded database's settings, on each new connection: write-ahead logging, so that
+    readers and the one writer do not block each other, and a commit syncs the log only at
+    checkpoints (a power cut can lose the last commits, never the file's consistency)."""
+    if not app.config["SQLALCHEMY_DATABASE_URI"].startswith("sqlite"):
+        return
+    from sqlalchemy import event
+
+    with app.app_context():
+        @event.listens_for(db.engine, "connect")
+        def _set_pragmas(dbapi_connection, connection_record):
+            cursor = dbapi_connection.cursor()
+            cursor.execute("PRAGMA journal_mode=WAL")
+            cursor.execute("PRAGMA synchronous=NORMAL")
+            cursor.close()
 
 
 def _init_login(app):

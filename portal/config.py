@@ -27,7 +27,6 @@ def load_settings(overrides=None):
         "SECRET_KEY": os.environ.get("SECRET_KEY", DEVELOPMENT_SECRET_KEY),
         "SQLALCHEMY_DATABASE_URI": os.environ.get("DATABASE_URL")
         or f"sqlite:///{instance / 'portal.sqlite3'}",
-        "SQLALCHEMY_ENGINE_OPTIONS": {"pool_pre_ping": True},
         "SMS_BACKEND": os.environ.get("SMS_BACKEND", "outbox"),
         "SMS_HTTP_URL": os.environ.get("SMS_HTTP_URL", ""),
         "SMS_HTTP_TOKEN": os.environ.get("SMS_HTTP_TOKEN", ""),
@@ -73,6 +72,11 @@ def load_settings(overrides=None):
     settings["RATELIMIT_HEADERS_ENABLED"] = True
     if overrides:
         settings.update(overrides)
+    if "SQLALCHEMY_ENGINE_OPTIONS" not in settings:
+        # A server's connections can drop (restart, failover, idle timeout): test each one as the
+        # pool hands it out. A SQLite file cannot drop, and the test would be a query a request.
+        server = not settings["SQLALCHEMY_DATABASE_URI"].startswith("sqlite")
+        settings["SQLALCHEMY_ENGINE_OPTIONS"] = {"pool_pre_ping": server}
     check_settings(settings)
     return settings
 

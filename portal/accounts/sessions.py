@@ -4,8 +4,9 @@ import secrets
 from datetime import timedelta
 
 from sqlalchemy import select, update
+from sqlalchemy.orm import joinedload
 
-from portal.accounts.models import LoginSession
+from portal.accounts.models import Account, LoginSession
 from portal.clock import utcnow
 from portal.extensions import db
 
@@ -31,7 +32,10 @@ def resolve_session(token, *, idle, absolute, now=None):
     if not token:
         return None
     now = now or utcnow()
-    login_session = db.session.scalar(select(LoginSession).where(LoginSession.token_hash == _hash(token)))
+    # Every request needs the account and its unit (rules, menus): one query for the three.
+    login_session = db.session.scalar(
+        select(LoginSession).where(LoginSession.token_hash == _hash(token))
+        .options(joinedload(LoginSession.account).joinedload(Account.unit)))
     if login_session is None or login_session.ended_at is not None:
         return None
     if now - login_session.created_at > absolute:
