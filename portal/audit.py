@@ -40,6 +40,14 @@ ACTION_LABELS = {
     "unit_renamed": "预算单位更名",
     "unit_closed": "撤销预算单位",
     "unit_merged": "合并预算单位",
+    "period_added": "开设填报期",
+    "period_closed": "关闭填报期",
+    "period_opened": "重新开放填报期",
+    "entry_added": "新增品类或单位",
+    "entry_disabled": "停用品类或单位",
+    "entry_enabled": "启用品类或单位",
+    "key_county_set": "标记重点帮扶县",
+    "key_county_unset": "取消重点帮扶县",
 }
 
 RESULT_LABELS = {"ok": "成功", "failed": "失败", "denied": "拒绝"}

@@ -99,6 +99,34 @@ def app(app_factory):
 
 
 @pytest.fixture
+def reference_edits(app):
+    """For a test that edits the reference data the other tests share (periods, list entries,
+    key-county flags): afterwards the rows it added go and the flags it changed come back."""
+    from sqlalchemy import select, update
+
+    from portal.records.models import ReportingPeriod
+    from portal.reference.models import DictionaryEntry, Region
+
+    with app.app_context():
+        periods = dict(db.session.execute(select(ReportingPeriod.id, ReportingPeriod.open)).all())
+        entries = dict(db.session.execute(select(DictionaryEntry.id, DictionaryEntry.active)).all())
+        key_counties = set(db.session.scalars(select(Region.code).where(Region.key_county.is_(True))))
+    yield
+    with app.app_context():
+        db.session.rollback()
+        _wipe(app)  # records may point at an added period or entry
+        db.session.execute(ReportingPeriod.__table__.delete().where(ReportingPeriod.id.not_in(periods)))
+        db.session.execute(DictionaryEntry.__table__.delete().where(DictionaryEntry.id.not_in(entries)))
+        for model, flags, column in ((ReportingPeriod, periods, "open"), (DictionaryEntry, entries, "active")):
+            for value in (True, False):
+                ids = [key for key, flag in flags.items() if flag is value]
+                if ids:
+                    db.session.execute(update(model).where(model.id.in_(ids)).values({column: value}))
+        db.session.execute(update(Region).values(key_county=Region.code.in_(key_counties)))
+        db.session.commit()
+
+
+@pytest.fixture
 def ctx(app):
     """An application context for domain tests that talk to the database directly."""
     with app.app_context():

@@ -192,6 +192,12 @@ def finance_without_a_failed_file(role):
     return HIDDEN if role in FINANCE else FORBIDDEN
 
 
+def reference_editors(role):
+    if role == "anonymous":
+        return LOGIN
+    return OK if role == "province" else FORBIDDEN
+
+
 def after_login_redirect(role):
     return OK  # the login page itself, or a redirect home once logged in
 
@@ -260,6 +266,17 @@ MATRIX = {
                            managers_of("province_finance", "superior_budget")),
     "budget_units.merge": ("POST", lambda t: f"/budget-units/{t.budget_unit.unit_id}/merge",
                            managers_of("province_finance", "superior_budget")),
+    "reference_data.index": ("GET", lambda t: "/reference-data/", reference_editors),
+    "reference_data.periods": ("GET", lambda t: "/reference-data/periods", reference_editors),
+    "reference_data.add_period": ("POST", lambda t: "/reference-data/periods", reference_editors),
+    "reference_data.set_period_open": ("POST", lambda t: f"/reference-data/periods/{t.period_id}/open",
+                                       reference_editors),
+    "reference_data.lists": ("GET", lambda t: "/reference-data/lists", reference_editors),
+    "reference_data.add_entry": ("POST", lambda t: "/reference-data/lists/category", reference_editors),
+    "reference_data.set_entry_active": ("POST", lambda t: f"/reference-data/lists/entries/{t.entry_id}/active",
+                                        reference_editors),
+    "reference_data.counties": ("GET", lambda t: "/reference-data/counties", reference_editors),
+    "reference_data.set_key_county": ("POST", lambda t: "/reference-data/counties/451225/key", reference_editors),
     # Last: it ends the session the rows above use, and sends everyone to the login page.
     "auth.logout": ("POST", lambda t: "/logout", lambda role: LOGIN),
 }
@@ -295,6 +312,7 @@ def matrix_tree(app, tree):
         db.session.commit()
         tree.record_id, tree.voucher_id = record.id, record.vouchers[0].id
         tree.reservation_id, tree.sheet_id, tree.sheet_code = reservation.id, sheet.id, sheet.verification_code
+        tree.period_id, tree.entry_id = record.period_id, record.category_id
     return tree
 
 

@@ -12,6 +12,7 @@ from portal.records.models import PurchaseRecord
 from portal.records.queries import queue_counts
 from portal.records.states import STATUS_LABELS
 from portal.records.totals import TotalFilters, province_view
+from portal.reference import admin as reference_admin
 from portal.reservations import queries as reservation_queries
 from portal.reservations import scope as reservation_scope
 from portal.reservations.models import Reservation
@@ -71,6 +72,8 @@ def _record_work(account):
         work["queue"] = queue_counts(account)
     if account.unit.kind == UnitKind.PROVINCE_OFFICE:
         work["province_total"] = province_view(TotalFilters())["total"]
+        if reference_admin.may_edit_reference(account):
+            work["missing_period_year"] = reference_admin.missing_current_period()
     return work
 
 

@@ -108,6 +108,8 @@ def missing_for_submit(record):
     """Messages for what a record still lacks before it can be submitted."""
     errors = {field: message for field, message in REQUIRED_MESSAGES.items()
               if getattr(record, field) is None}
+    if record.period is not None and not record.period.open:
+        errors["period_id"] = f"填报类型“{record.period.name}”已关闭，请改选其他填报类型"
     if not record.vouchers:
         errors["vouchers"] = "请至少上传一份采购凭证（发票、合同、运单或其他佐证材料）"
     return errors

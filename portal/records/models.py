@@ -7,7 +7,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from portal.clock import utcnow
 from portal.extensions import db
-from portal.records.states import ACTION_LABELS, CHANNEL_LABELS, STATUS_LABELS
+from portal.records.states import ACTION_LABELS, CHANNEL_LABELS, FILL_TYPES, STATUS_LABELS
 
 
 class ReportingPeriod(db.Model):
@@ -22,6 +22,10 @@ class ReportingPeriod(db.Model):
     year: Mapped[int] = mapped_column(Integer)
     #: closed periods take no new records
     open: Mapped[bool] = mapped_column(Boolean, default=True)
+
+    @property
+    def fill_type_label(self):
+        return FILL_TYPES.get(self.fill_type, self.fill_type)
 
 
 class PurchaseRecord(db.Model):
