@@ -2,10 +2,11 @@ import json
 from datetime import datetime
 from decimal import Decimal
 
-from sqlalchemy import Boolean, DateTime, ForeignKey, Index, Integer, Numeric, String, Text
+from sqlalchemy import Boolean, DateTime, ForeignKey, Index, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from portal.clock import utcnow
+from portal.dbtypes import ExactDecimal
 from portal.extensions import db
 from portal.records.states import ACTION_LABELS, CHANNEL_LABELS, FILL_TYPES, STATUS_LABELS
 
@@ -58,9 +59,9 @@ class PurchaseRecord(db.Model):
     category_id: Mapped[int | None] = mapped_column(ForeignKey("dictionary_entry.id"))
     measure_unit_id: Mapped[int | None] = mapped_column(ForeignKey("dictionary_entry.id"))
     product_name: Mapped[str | None] = mapped_column(String(60))
-    quantity: Mapped[Decimal | None] = mapped_column(Numeric(16, 3))
+    quantity: Mapped[Decimal | None] = mapped_column(ExactDecimal(16, 3))
     #: 采购金额 in yuan, exact to the fen
-    amount: Mapped[Decimal | None] = mapped_column(Numeric(16, 2))
+    amount: Mapped[Decimal | None] = mapped_column(ExactDecimal(16, 2))
     status: Mapped[str] = mapped_column(String(10), default="draft")
     #: bumped by every change; an action names the version its actor looked at
     version: Mapped[int] = mapped_column(Integer, nullable=False, default=1)
@@ -204,7 +205,7 @@ class RecordTotal(db.Model):
     origin_county_code: Mapped[str] = mapped_column(ForeignKey("region.code"), primary_key=True)
     category_id: Mapped[int] = mapped_column(ForeignKey("dictionary_entry.id"), primary_key=True)
     record_count: Mapped[int] = mapped_column(Integer, default=0)
-    amount: Mapped[Decimal] = mapped_column(Numeric(18, 2), default=Decimal("0"))
+    amount: Mapped[Decimal] = mapped_column(ExactDecimal(18, 2), default=Decimal("0"))
 
 
 class QueueCounter(db.Model):

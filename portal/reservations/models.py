@@ -2,10 +2,11 @@ import json
 from datetime import date, datetime
 from decimal import Decimal
 
-from sqlalchemy import Boolean, Date, DateTime, ForeignKey, Index, Integer, Numeric, String, Text, UniqueConstraint
+from sqlalchemy import Boolean, Date, DateTime, ForeignKey, Index, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from portal.clock import utcnow
+from portal.dbtypes import ExactDecimal
 from portal.extensions import db
 from portal.reservations.states import ACTION_LABELS, CANTEEN_TYPES, SHARED_FILLERS, SHEET_STAGES, STATUS_LABELS
 
@@ -18,11 +19,11 @@ class YearPolicy(db.Model):
 
     year: Mapped[int] = mapped_column(Integer, primary_key=True)
     #: the province's minimum reservation ratio, in percent (Guangdong 2024: 30)
-    min_ratio: Mapped[Decimal] = mapped_column(Numeric(5, 2))
+    min_ratio: Mapped[Decimal] = mapped_column(ExactDecimal(5, 2))
     #: the ratio the national notice encourages (15)
-    encouraged_ratio: Mapped[Decimal] = mapped_column(Numeric(5, 2))
+    encouraged_ratio: Mapped[Decimal] = mapped_column(ExactDecimal(5, 2))
     #: the national floor (10)
-    national_floor: Mapped[Decimal] = mapped_column(Numeric(5, 2))
+    national_floor: Mapped[Decimal] = mapped_column(ExactDecimal(5, 2))
     #: last day of filing (2024: 20 February), in China's calendar
     filing_deadline: Mapped[date] = mapped_column(Date)
     #: the province may extend filing after the deadline
@@ -57,18 +58,18 @@ class Reservation(db.Model):
     shared_filler: Mapped[str | None] = mapped_column(String(6))
     remark: Mapped[str | None] = mapped_column(String(50))
     #: 年度食堂食材采购总额 (元)
-    canteen_total: Mapped[Decimal | None] = mapped_column(Numeric(16, 2))
+    canteen_total: Mapped[Decimal | None] = mapped_column(ExactDecimal(16, 2))
     #: 预留比例 in percent: 12 means 12%
-    ratio: Mapped[Decimal | None] = mapped_column(Numeric(5, 2))
+    ratio: Mapped[Decimal | None] = mapped_column(ExactDecimal(5, 2))
     #: 预留份额 = total × ratio, to the fen, half up
-    reserved_amount: Mapped[Decimal | None] = mapped_column(Numeric(16, 2))
+    reserved_amount: Mapped[Decimal | None] = mapped_column(ExactDecimal(16, 2))
     union_need: Mapped[bool | None] = mapped_column(Boolean)
     #: required when there is no union purchase need: why
     union_remark: Mapped[str | None] = mapped_column(String(50))
-    union_total: Mapped[Decimal | None] = mapped_column(Numeric(16, 2))
-    union_ratio: Mapped[Decimal | None] = mapped_column(Numeric(5, 2))
+    union_total: Mapped[Decimal | None] = mapped_column(ExactDecimal(16, 2))
+    union_ratio: Mapped[Decimal | None] = mapped_column(ExactDecimal(5, 2))
     #: 通过832平台预计采购金额 = union total × union ratio
-    union_expected: Mapped[Decimal | None] = mapped_column(Numeric(16, 2))
+    union_expected: Mapped[Decimal | None] = mapped_column(ExactDecimal(16, 2))
     contact_name: Mapped[str | None] = mapped_column(String(40))
     contact_mobile: Mapped[str | None] = mapped_column(String(11))
     contact_landline: Mapped[str | None] = mapped_column(String(20))
