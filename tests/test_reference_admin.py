@@ -15,7 +15,7 @@ from portal.records import entry, workflow
 from portal.records.models import ReportingPeriod
 from portal.records.totals import TotalFilters, province_view
 from portal.reference import admin
-from portal.reference.models import DictionaryEntry, Region
+from portal.reference.models import Region
 from tests.factories import file_record
 from tests.records_helpers import record_form
 

@@ -315,3 +315,16 @@ def test_compute_shows_the_amounts_and_the_minimum(app, tree, school, year):
     assert text(by_id(root, "union-expected")) == "-"
     # nothing is saved by computing
     assert count(app, Reservation) == 0
+
+
+def test_a_step_saved_from_a_page_left_open_is_refused_not_lost(app, tree, school, year):
+    """Two tabs on the same form: the contacts page was opened before the figures were saved
+    again in the other tab; saving it then is refused with a message, and changes nothing."""
+    assert post_step(school, year, 1, FIGURES).status_code == 302
+    stale = dom(school.get(f"/reservations/{year}/step/2"))
+    assert post_step(school, year, 1, {**FIGURES, "ratio": "35"}).status_code == 302
+    before = form_row(app, tree.budget_unit.unit_id, year)
+    response = school.post(f"/reservations/{year}/step/2", data={
+        **CONTACTS, "csrf_token": hidden(stale, "csrf_token"), "version": hidden(stale, "version")})
+    assert flashed(school, response) == ["该预留份额已被修改，当前状态为“草稿”，请刷新后再试"]
+    assert form_row(app, tree.budget_unit.unit_id, year) == before

@@ -23,6 +23,11 @@ OPENED_BY = {
 SINGLETON_KINDS = (UnitKind.PROVINCE_OFFICE,)
 
 
+def is_admin(account):
+    """An account that manages (管理员), as opposed to a reviewer (审核员)."""
+    return account.is_admin
+
+
 def openable_kinds(account):
     """The unit kinds this account may open, in the order a form offers them."""
     if not account.is_admin or not account.is_active:

@@ -6,7 +6,9 @@ from sqlalchemy import func, or_, select
 from portal.accounts import rules, service
 from portal.accounts.kinds import UnitKind
 from portal.accounts.models import Account, Unit
-from portal.blueprints.common import apply_errors, fragment, keyset_page, render_page, requires, with_toast
+from portal.blueprints.common import (
+    apply_errors, fragment, keyset_page, load_or_404, render_page, requires, with_toast,
+)
 from portal.errors import PermissionDenied, ValidationFailed
 from portal.extensions import db, htmx
 from portal.forms.accounts import ContactForm, OpenUnitForm
@@ -15,23 +17,12 @@ from portal.reference.models import GuangdongCity
 bp = Blueprint("accounts", __name__, url_prefix="/accounts")
 
 
-def manages_accounts(account):
-    return account.is_admin
-
-
 def _load_unit(unit_id):
-    """Load a unit this admin manages; any other unit is a 404, as if it did not exist."""
-    unit = db.session.get(Unit, unit_id)
-    if unit is None or not rules.may_manage_unit(current_user, unit):
-        abort(404)
-    return unit
+    return load_or_404(Unit, unit_id, rules.may_manage_unit)
 
 
 def _load_account(account_id):
-    account = db.session.get(Account, account_id)
-    if account is None or not rules.may_manage_unit(current_user, account.unit):
-        abort(404)
-    return account
+    return load_or_404(Account, account_id, lambda admin, account: rules.may_manage_unit(admin, account.unit))
 
 
 def _open_unit_form():
@@ -49,7 +40,7 @@ def _city_kinds():
 
 
 @bp.get("/")
-@requires(manages_accounts)
+@requires(rules.is_admin)
 def index():
     kind = request.args.get("kind", "")
     query_text = request.args.get("q", "").strip()
@@ -108,7 +99,7 @@ def open_unit():
 
 
 @bp.get("/units/<int:unit_id>")
-@requires(manages_accounts)
+@requires(rules.is_admin)
 def unit(unit_id):
     unit = _load_unit(unit_id)
     counts = dict(db.session.execute(
@@ -119,7 +110,7 @@ def unit(unit_id):
 
 
 @bp.post("/units/<int:unit_id>/accounts")
-@requires(manages_accounts)
+@requires(rules.is_admin)
 def add_account(unit_id):
     unit = _load_unit(unit_id)
     form = ContactForm()
@@ -138,14 +129,14 @@ def add_account(unit_id):
 
 
 @bp.get("/<int:account_id>/row")
-@requires(manages_accounts)
+@requires(rules.is_admin)
 def account_row(account_id):
     account = _load_account(account_id)
     return fragment("accounts/_account_row.html", "row", account=account)
 
 
 @bp.get("/<int:account_id>/edit")
-@requires(manages_accounts)
+@requires(rules.is_admin)
 def edit_account(account_id):
     account = _load_account(account_id)
     if not rules.may_manage_account(current_user, account):
@@ -155,7 +146,7 @@ def edit_account(account_id):
 
 
 @bp.post("/<int:account_id>/edit")
-@requires(manages_accounts)
+@requires(rules.is_admin)
 def update_account(account_id):
     account = _load_account(account_id)
     form = ContactForm()
@@ -175,13 +166,13 @@ def update_account(account_id):
 
 
 @bp.post("/<int:account_id>/disable")
-@requires(manages_accounts)
+@requires(rules.is_admin)
 def disable_account(account_id):
     return _set_active(account_id, False)
 
 
 @bp.post("/<int:account_id>/enable")
-@requires(manages_accounts)
+@requires(rules.is_admin)
 def enable_account(account_id):
     return _set_active(account_id, True)
 

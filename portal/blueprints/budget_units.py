@@ -7,15 +7,14 @@ from pathlib import Path
 
 from flask import Blueprint, abort, current_app, flash, redirect, send_file, session, url_for
 from flask_login import current_user
-from flask_wtf import FlaskForm
-from flask_wtf.file import FileField
 from sqlalchemy import or_, select
-from wtforms import SelectField, StringField, TextAreaField
 
 from portal.accounts.models import Account, Unit
-from portal.blueprints.common import apply_errors, render_page, requires
+from portal.accounts.rules import is_admin
+from portal.blueprints.common import apply_errors, load_or_404, render_page, requires
 from portal.errors import PermissionDenied, ValidationFailed
 from portal.extensions import db
+from portal.forms.budget_units import CloseForm, ImportForm, MergeForm, RenameForm
 from portal.reservations import scope, unit_changes, unit_import
 from portal.reservations.models import Reservation, UnitChange
 
@@ -27,35 +26,9 @@ ERROR_FILE_KEY = "unit_import_error_file"
 ERROR_FILE_MAX_AGE = 24 * 3600
 
 
-class ImportForm(FlaskForm):
-    file = FileField("Excel 文件（.xlsx）", render_kw={"accept": ".xlsx"})
-
-
-class RenameForm(FlaskForm):
-    new_name = StringField("新单位名称", render_kw={"maxlength": 100})
-    reason = StringField("更名原因或依据", render_kw={"maxlength": 200, "placeholder": "如：粤机编〔2024〕X号"})
-
-
-class CloseForm(FlaskForm):
-    reason = TextAreaField("撤销原因或依据", render_kw={"rows": 2, "maxlength": 200})
-
-
-class MergeForm(FlaskForm):
-    into = SelectField("并入单位", choices=[], validate_choice=False)
-    reason = TextAreaField("合并原因或依据", render_kw={"rows": 2, "maxlength": 200})
-
-
-def _changers(account):
-    """Admins: the loader then decides, unit by unit (404 for units outside their reach)."""
-    return account.is_admin
-
-
 def _load_unit(unit_id):
-    """A budget unit this admin may change; any other unit is a 404, as if it did not exist."""
-    unit = db.session.get(Unit, unit_id)
-    if unit is None or not unit_changes.may_change_unit(current_user, unit):
-        abort(404)
-    return unit
+    """A budget unit this admin may change (admins pass the route's check; this decides)."""
+    return load_or_404(Unit, unit_id, unit_changes.may_change_unit)
 
 
 # --- the finance department's page and the import -----------------------------------------------
@@ -173,7 +146,7 @@ def _unit_page(unit, status=200, rename=None, close=None, merge=None):
 
 
 @bp.get("/<int:unit_id>")
-@requires(_changers)
+@requires(is_admin)
 def unit(unit_id):
     return _unit_page(_load_unit(unit_id))
 
@@ -196,7 +169,7 @@ def _change(unit, form_name, form, operation, message):
 
 
 @bp.post("/<int:unit_id>/rename")
-@requires(_changers)
+@requires(is_admin)
 def rename(unit_id):
     unit = _load_unit(unit_id)
     old_name = unit.name
@@ -207,7 +180,7 @@ def rename(unit_id):
 
 
 @bp.post("/<int:unit_id>/close")
-@requires(_changers)
+@requires(is_admin)
 def close(unit_id):
     unit = _load_unit(unit_id)
     form = CloseForm(prefix="close")
@@ -217,7 +190,7 @@ def close(unit_id):
 
 
 @bp.post("/<int:unit_id>/merge")
-@requires(_changers)
+@requires(is_admin)
 def merge(unit_id):
     unit = _load_unit(unit_id)
     form = _merge_form(unit)

@@ -25,6 +25,15 @@ def requires(rule):
     return decorator
 
 
+def load_or_404(model, key, may_reach=None):
+    """Load an object by its key for the current account: a missing one, or one the account
+    may not reach (may_reach(account, obj) is false), is a 404, as if it did not exist."""
+    found = db.session.get(model, key)
+    if found is None or (may_reach is not None and not may_reach(current_user, found)):
+        abort(404)
+    return found
+
+
 def render_page(template, block, **context):
     """The whole page for a normal request, the named block for an HTMX request."""
     if htmx:

@@ -4,7 +4,9 @@ from flask_login import current_user
 from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
-from portal.blueprints.common import apply_errors, fragment, keyset_page, render_page, requires, with_toast
+from portal.blueprints.common import (
+    apply_errors, fragment, keyset_page, load_or_404, render_page, requires, with_toast,
+)
 from portal.errors import PermissionDenied, ValidationFailed
 from portal.extensions import db
 from portal.forms.records import RecordForm, ReviewForm
@@ -19,11 +21,7 @@ bp = Blueprint("records", __name__, url_prefix="/records")
 
 
 def load_record(record_id):
-    """Load a record this account may see; any other is a 404, as if it did not exist."""
-    record = db.session.get(PurchaseRecord, record_id)
-    if record is None or not rules.may_view(current_user, record):
-        abort(404)
-    return record
+    return load_or_404(PurchaseRecord, record_id, rules.may_view)
 
 
 def _load_voucher(record_id, voucher_id):

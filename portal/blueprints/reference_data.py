@@ -2,7 +2,7 @@
 from flask import Blueprint, abort, flash, redirect, request, url_for
 from flask_login import current_user
 
-from portal.blueprints.common import apply_errors, fragment, render_page, requires, with_toast
+from portal.blueprints.common import apply_errors, fragment, load_or_404, render_page, requires, with_toast
 from portal.errors import ValidationFailed
 from portal.extensions import db, htmx
 from portal.forms.reference import EntryForm, PeriodForm
@@ -11,13 +11,6 @@ from portal.reference import admin
 from portal.reference.models import DictionaryEntry, Region
 
 bp = Blueprint("reference_data", __name__, url_prefix="/reference-data")
-
-
-def _load(model, key):
-    found = db.session.get(model, key)
-    if found is None:
-        abort(404)
-    return found
 
 
 def _flag(name):
@@ -77,7 +70,7 @@ def add_period():
 @bp.post("/periods/<int:period_id>/open")
 @requires(admin.may_edit_reference)
 def set_period_open(period_id):
-    period = _load(ReportingPeriod, period_id)
+    period = load_or_404(ReportingPeriod, period_id)
     admin.set_period_open(current_user, period, _flag("open"))
     db.session.commit()
     row = next(row for row in admin.periods_with_totals() if row[0].id == period.id)
@@ -123,13 +116,13 @@ def add_entry(kind):
 @bp.post("/lists/entries/<int:entry_id>/active")
 @requires(admin.may_edit_reference)
 def set_entry_active(entry_id):
-    entry = _load(DictionaryEntry, entry_id)
+    entry = load_or_404(DictionaryEntry, entry_id)
     back_to = url_for("reference_data.lists")
     try:
         admin.set_entry_active(current_user, entry, _flag("active"))
     except ValidationFailed as failed:
         db.session.rollback()
-        entry = _load(DictionaryEntry, entry_id)
+        entry = load_or_404(DictionaryEntry, entry_id)
         return _answer(failed.errors["entry"], back_to,
                        lambda: fragment("reference_data/_entry_row.html", "row", entry=entry), "warning")
     db.session.commit()
@@ -154,7 +147,7 @@ def counties():
 @bp.post("/counties/<code>/key")
 @requires(admin.may_edit_reference)
 def set_key_county(code):
-    county = _load(Region, code)
+    county = load_or_404(Region, code)
     try:
         admin.set_key_county(current_user, county, _flag("key"))
     except ValidationFailed:

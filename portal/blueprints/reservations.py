@@ -6,7 +6,7 @@ from flask import Blueprint, abort, current_app, flash, redirect, request, url_f
 from flask_login import current_user
 from sqlalchemy import select
 
-from portal.blueprints.common import apply_errors, fragment, render_page, requires, with_toast
+from portal.blueprints.common import apply_errors, fragment, load_or_404, render_page, requires, with_toast
 from portal.errors import PermissionDenied, ValidationFailed
 from portal.extensions import db, htmx
 from portal.forms.reservations import ContactsForm, DecisionForm, FiguresForm, PolicyForm, SubmitForm
@@ -28,10 +28,7 @@ def _policy(year):
 
 
 def _load(reservation_id):
-    reservation = db.session.get(Reservation, reservation_id)
-    if reservation is None or not scope.may_view(current_user, reservation):
-        abort(404)
-    return reservation
+    return load_or_404(Reservation, reservation_id, scope.may_view)
 
 
 def _sheet_maker():
@@ -91,25 +88,29 @@ def step_figures(year):
     form = FiguresForm()
     if not form.validate_on_submit():
         abort(400)
+    return _save_step(1, partial(workflow.save_figures, current_user, reservation, request.form, policy),
+                      form, reservation, policy, amounts=_amounts(request.form, policy))
+
+
+def _save_step(step, save, form, reservation, policy, **on_refusal):
+    """Save a step and go on to the next one. Refused fields come back beside the form (422)
+    with what was typed; a page left open while someone else changed the form goes back to
+    the overview, saying who did."""
     try:
-        workflow.save_figures(current_user, reservation, request.form, policy, expected_version=form.version.data)
+        save(expected_version=form.version.data)
     except ValidationFailed as failed:
         db.session.rollback()
         apply_errors(form, failed.errors)
         reservation = db.session.get(Reservation, reservation.id)
         form.version.data = reservation.version
-        return _wizard(1, reservation, policy, form, 422, amounts=_amounts(request.form, policy))
+        return _wizard(step, reservation, policy, form, 422, **on_refusal)
     except workflow.Conflict as conflict:
         db.session.rollback()
         flash(conflict.message, "warning")
         return redirect(url_for("reservations.index"))
     db.session.commit()
-    return _next_step(year, 2)
-
-
-def _next_step(year, step):
     # A boosted form follows the redirect and swaps in the next step, with its URL in the history.
-    return redirect(url_for(STEP_ENDPOINTS[step], year=year))
+    return redirect(url_for(STEP_ENDPOINTS[step + 1], year=reservation.year))
 
 
 def _amounts(data, policy):
@@ -141,16 +142,8 @@ def step_contacts(year):
     form = ContactsForm()
     if not form.validate_on_submit():
         abort(400)
-    try:
-        workflow.save_contacts(current_user, reservation, request.form, expected_version=form.version.data)
-    except ValidationFailed as failed:
-        db.session.rollback()
-        apply_errors(form, failed.errors)
-        reservation = db.session.get(Reservation, reservation.id)
-        form.version.data = reservation.version
-        return _wizard(2, reservation, policy, form, 422)
-    db.session.commit()
-    return _next_step(year, 3)
+    return _save_step(2, partial(workflow.save_contacts, current_user, reservation, request.form),
+                      form, reservation, policy)
 
 
 @bp.route("/<int:year>/step/3", methods=["GET", "POST"])

@@ -169,28 +169,36 @@ def _returnable_snapshot(reservation):
     }, ensure_ascii=False)
 
 
+def _check_step(may_act, actor, reservation, expected_version):
+    """The actor may take this step now, on the version they looked at. Someone who may see the
+    form but whose page is out of date is told who acted first; anyone else is refused."""
+    if not may_act(actor, reservation):
+        if scope.may_view(actor, reservation) and expected_version is not None \
+                and int(expected_version) != reservation.version:
+            raise Conflict(reservation)
+        raise PermissionDenied(f"该预留份额当前状态为“{reservation.status_label}”，不在您的确认范围内")
+    _check_version(reservation, expected_version)
+
+
+def _confirm_as(actor, reservation, *, status, stamp, action, from_status, make_sheet, now):
+    """Record a confirmation (stamp: confirmed or finalized) with its event and a new sheet."""
+    reservation.status = status
+    setattr(reservation, f"{stamp}_at", now)
+    setattr(reservation, f"{stamp}_by_id", actor.id)
+    reservation.updated_at = now
+    _event(actor, reservation, action, from_status, now=now)
+    _flush(reservation)
+    make_sheet(reservation, {CONFIRMED: "confirmed", FINAL: "final"}[status], actor)
+
+
 def confirm(actor, reservation, *, expected_version, make_sheet, now=None):
     """The superior confirms a submitted form (its subordinate's, or its own as department head)."""
-    if not scope.may_confirm(actor, reservation):
-        _refuse(actor, reservation, expected_version)
-    _check_version(reservation, expected_version)
-    now = now or utcnow()
-    reservation.status = CONFIRMED
-    reservation.confirmed_at = reservation.updated_at = now
-    reservation.confirmed_by_id = actor.id
-    _event(actor, reservation, "confirm", SUBMITTED, now=now)
-    _flush(reservation)
-    make_sheet(reservation, "confirmed", actor)
+    _check_step(scope.may_confirm, actor, reservation, expected_version)
+    _confirm_as(actor, reservation, status=CONFIRMED, stamp="confirmed", action="confirm", from_status=SUBMITTED,
+                make_sheet=make_sheet, now=now or utcnow())
     _notify_unit(reservation, f"您单位{reservation.year}年度预留份额已由{actor.unit.name}确认，"
                               "待财政部门确认。")
     return reservation
-
-
-def _refuse(actor, reservation, expected_version):
-    if scope.may_view(actor, reservation) and expected_version is not None \
-            and int(expected_version) != reservation.version:
-        raise Conflict(reservation)
-    raise PermissionDenied(f"该预留份额当前状态为“{reservation.status_label}”，不在您的确认范围内")
 
 
 def _return(actor, reservation, action, reason, now):
@@ -217,9 +225,7 @@ def _return(actor, reservation, action, reason, now):
 
 def return_to_unit(actor, reservation, *, expected_version, reason, now=None):
     """The superior returns a submitted form with a reason."""
-    if not scope.may_confirm(actor, reservation):
-        _refuse(actor, reservation, expected_version)
-    _check_version(reservation, expected_version)
+    _check_step(scope.may_confirm, actor, reservation, expected_version)
     return _return(actor, reservation, "return", reason, now or utcnow())
 
 
@@ -264,24 +270,16 @@ def submit_batch(actor, year, *, now=None):
 
 def finalize(actor, reservation, *, expected_version, make_sheet, now=None):
     """The finance department confirms (财政部门已确认)."""
-    if not scope.may_finalize(actor, reservation):
-        _refuse(actor, reservation, expected_version)
-    _check_version(reservation, expected_version)
-    now = now or utcnow()
-    reservation.status = FINAL
-    reservation.finalized_at = reservation.updated_at = now
-    reservation.finalized_by_id = actor.id
-    _event(actor, reservation, "finance_confirm", CONFIRMED, now=now)
-    _flush(reservation)
-    make_sheet(reservation, "final", actor)
+    _check_step(scope.may_finalize, actor, reservation, expected_version)
+    _confirm_as(actor, reservation, status=FINAL, stamp="finalized", action="finance_confirm", from_status=CONFIRMED,
+                make_sheet=make_sheet, now=now or utcnow())
     _notify_unit(reservation, f"您单位{reservation.year}年度预留份额已由{actor.unit.name}确认。")
     return reservation
 
 
 def finance_return(actor, reservation, *, expected_version, reason, now=None):
-    if not scope.may_finalize(actor, reservation):
-        _refuse(actor, reservation, expected_version)
-    _check_version(reservation, expected_version)
+    """The finance department returns a confirmed form to its unit with a reason."""
+    _check_step(scope.may_finalize, actor, reservation, expected_version)
     return _return(actor, reservation, "finance_return", reason, now or utcnow())
 
 
