@@ -328,3 +328,25 @@ def test_a_step_saved_from_a_page_left_open_is_refused_not_lost(app, tree, schoo
         **CONTACTS, "csrf_token": hidden(stale, "csrf_token"), "version": hidden(stale, "version")})
     assert flashed(school, response) == ["该预留份额已被修改，当前状态为“草稿”，请刷新后再试"]
     assert form_row(app, tree.budget_unit.unit_id, year) == before
+
+
+def test_before_any_policy_every_page_explains_instead_of_404(app, tree, login):
+    """A new installation: the province finance department has not set a year's policy yet."""
+    assert count(app, YearPolicy) == 0
+    notice = "省财政厅尚未设置本年度的预留份额政策"
+    clients = {role: login(app.test_client(), getattr(tree, role).phone)
+               for role in ("budget_unit", "superior_budget", "gz_finance", "province_finance")}
+    for role, path in (("budget_unit", "/reservations/"), ("superior_budget", "/reservations/confirmations"),
+                       ("gz_finance", "/reservations/finance")):
+        response = clients[role].get(path)
+        assert response.status_code == 200, (role, response.status_code)
+        assert notice in response.get_data(as_text=True), role
+    province_finance = clients["province_finance"]
+    page = province_finance.get("/reservations/finance").get_data(as_text=True)
+    assert "还没有设置任何年度的预留份额政策" in page and 'href="/reservations/policy"' in page
+    assert province_finance.get("/reservations/policy").status_code == 200
+    superior = clients["superior_budget"]
+    token = any_token(superior)
+    for path in ("/reservations/remind", "/reservations/batch"):
+        assert superior.post(path, data={"csrf_token": token}).status_code == 302
+    assert "/reservations/" in superior.get("/reservations/export").headers["Location"]

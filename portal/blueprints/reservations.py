@@ -31,6 +31,11 @@ def _load(reservation_id):
     return load_or_404(Reservation, reservation_id, scope.may_view)
 
 
+def _no_policy():
+    """Before the province finance department has set any year's policy (a new installation)."""
+    return render_page("reservations/no_policy.html", "content", may_set_policy=policies.may_set_policy(current_user))
+
+
 def _sheet_maker():
     return partial(sheets.make_sheet, instance_path=current_app.instance_path,
                    base_url=current_app.config["PUBLIC_BASE_URL"])
@@ -42,6 +47,8 @@ def index():
     if scope.is_finance(current_user):
         return redirect(url_for("reservations.finance"))
     year = queries.current_year()
+    if year is None:
+        return _no_policy()
     policy = _policy(year)
     mine = db.session.scalars(select(Reservation).where(Reservation.unit_id == current_user.unit_id)
                               .order_by(Reservation.year.desc())).all()
@@ -238,6 +245,8 @@ def decide(reservation_id):
 def confirmations():
     """预留份额信息确认: the superior's queue, its department's progress, reminders and the batch."""
     year = queries.current_year()
+    if year is None:
+        return _no_policy()
     units = scope.department_units(current_user.unit)
     rows, counts = queries.progress(units, year)
     last_year = queries.last_year_by_unit([u.id for u, _ in rows], year)
@@ -253,6 +262,8 @@ def confirmations():
 @requires(lambda account: scope.is_budget_unit(account) and scope.has_subordinates(account.unit))
 def remind():
     year = queries.current_year()
+    if year is None:
+        return redirect(url_for("reservations.confirmations"))
     count = workflow.remind_unfiled(current_user, year, _policy(year))
     db.session.commit()
     flash(f"已向{count}个未填报单位发送提醒短信" if count else "所有下属单位均已填报，无需提醒", "success")
@@ -263,6 +274,8 @@ def remind():
 @requires(lambda account: scope.is_budget_unit(account) and scope.has_subordinates(account.unit))
 def batch():
     year = queries.current_year()
+    if year is None:
+        return redirect(url_for("reservations.confirmations"))
     try:
         made = workflow.submit_batch(current_user, year)
     except ValidationFailed as failed:
@@ -281,6 +294,8 @@ def batch():
 @requires(scope.is_finance)
 def finance():
     year = request.args.get("year", type=int) or queries.current_year()
+    if year is None:
+        return _no_policy()
     units = queries.finance_units(current_user.unit)
     rows, counts = queries.progress(units, year)
     return render_page("reservations/finance.html", "content", year=year, policy=_policy(year),
@@ -294,6 +309,8 @@ def finance():
 @requires(lambda account: scope.is_finance(account) or scope.is_budget_unit(account))
 def export():
     year = request.args.get("year", type=int) or queries.current_year()
+    if year is None:
+        return redirect(url_for("reservations.index"))
     units = queries.finance_units(current_user.unit) if scope.is_finance(current_user) \
         else scope.department_units(current_user.unit)
     rows, _ = queries.progress(units, year)
@@ -305,7 +322,7 @@ def export():
 @requires(policies.may_set_policy)
 def policy():
     year = request.args.get("year", type=int) or queries.current_year()
-    existing = db.session.get(YearPolicy, year)
+    existing = db.session.get(YearPolicy, year) if year is not None else None
     if request.method == "GET":
         form = PolicyForm(obj=existing) if existing else PolicyForm()
         for field in ("filing_deadline", "extended_until", "superior_deadline", "finance_deadline"):
