@@ -23,9 +23,7 @@ def _cell(sheet, value, number_format=None):
     return cell
 
 
-def xlsx_download(title, columns, rows, *, max_rows=None):
-    """`columns` is a list of (header, width, number format or None); `rows` yields value lists."""
-    workbook = Workbook(write_only=True)
+def _add_sheet(workbook, title, columns, rows, max_rows=None):
     sheet = workbook.create_sheet(title[:31])
     sheet.freeze_panes = "A2"
     sheet.auto_filter.ref = f"A1:{get_column_letter(len(columns))}1"
@@ -41,6 +39,18 @@ def xlsx_download(title, columns, rows, *, max_rows=None):
         if max_rows is not None and count > max_rows:
             break
         sheet.append([_cell(sheet, value, fmt) for value, (_, _, fmt) in zip(values, columns)])
+
+
+def xlsx_download(title, columns, rows, *, max_rows=None):
+    """`columns` is a list of (header, width, number format or None); `rows` yields value lists."""
+    return xlsx_workbook_download(title, [(title, columns, rows)], max_rows=max_rows)
+
+
+def xlsx_workbook_download(title, sheets, *, max_rows=None):
+    """A file of several sheets, each (sheet title, columns, rows) as for xlsx_download."""
+    workbook = Workbook(write_only=True)
+    for sheet_title, columns, rows in sheets:
+        _add_sheet(workbook, sheet_title, columns, rows, max_rows)
     buffer = io.BytesIO()
     workbook.save(buffer)
     buffer.seek(0)

@@ -238,6 +238,7 @@ MATRIX = {
     "reviews.batch_approve": ("POST", lambda t: "/reviews/batch-approve", reviewers),
     "reviews.export": ("GET", lambda t: "/reviews/export", reviewers),
     "reports.index": ("GET", lambda t: "/reports/", totals_readers),
+    "reports.export": ("GET", lambda t: "/reports/export", totals_readers),
     "reservations.index": ("GET", lambda t: "/reservations/", budget_or_finance),
     "reservations.step_figures": ("GET", lambda t: "/reservations/2024/step/1", budget_units),
     "reservations.step_contacts": ("GET", lambda t: "/reservations/2024/step/2", budget_units),

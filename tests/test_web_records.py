@@ -390,3 +390,34 @@ def test_a_city_office_sees_only_its_own_totals_whatever_the_url_says(records, a
     assert totals(province.get("/reports/?city_scope=440300").get_data(as_text=True)) == (1, "9,876.54")
     # Filers and finance have no totals page.
     assert as_role("gz_market").get("/reports/").status_code == 403
+
+
+def _sheets(response):
+    assert response.status_code == 200
+    assert response.mimetype == "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+    book = load_workbook(io.BytesIO(response.data))
+    return {sheet.title: [list(row) for row in sheet.iter_rows(values_only=True)] for sheet in book.worksheets}
+
+
+def test_the_totals_export_follows_the_filters_and_the_city(records, as_role):
+    records.make("gz_enterprise", steps=("submit", "city"), amount="1234.56")
+    records.make("gz_ecommerce", steps=("submit", "city"), amount="1000.00")
+    records.make("sz_enterprise", steps=("submit", "city"), amount="9876.54")
+
+    province = as_role("province")
+    link = re.search(r'id="export-totals" href="([^"]+)"', province.get("/reports/?channel=enterprise")
+                     .get_data(as_text=True)).group(1).replace("&amp;", "&")
+    assert "channel=enterprise" in link
+    book = _sheets(province.get(link))
+    assert book["合计"][1] == ["审核通过记录合计", 2, 11111.10]
+    assert ["渠道", "企业"] in book["筛选条件"]
+    assert [row[0] for row in book["按地级市"][1:]] == ["深圳市", "广州市"]
+    assert book["按渠道"][1:] == [["企业", 2, 11111.10]]
+    assert list(book) == ["合计", "筛选条件", "按地级市", "按渠道", "按品类", "按填报类型", "按产地省份",
+                          "重点帮扶县", "按产地区县"]
+
+    # A city office's export is its own city, whatever the URL asks; no 按地级市 sheet.
+    office = _sheets(as_role("gz_office").get("/reports/export?city_scope=440300"))
+    assert office["合计"][1] == ["审核通过记录合计", 2, 2234.56]
+    assert ["地级市", "广州市"] in office["筛选条件"] and "按地级市" not in office
+    assert as_role("gz_market").get("/reports/export").status_code == 403

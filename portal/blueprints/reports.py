@@ -7,6 +7,7 @@ from portal.accounts.kinds import UnitKind
 from portal.blueprints.common import render_page, requires
 from portal.extensions import db
 from portal.records.models import ReportingPeriod
+from portal.records import exports
 from portal.records.states import CHANNEL_LABELS
 from portal.records.totals import TotalFilters, province_view
 from portal.reference.models import DictionaryEntry, GuangdongCity, Region
@@ -18,11 +19,15 @@ def reads_totals(account):
     return account.unit.kind in (UnitKind.PROVINCE_OFFICE, UnitKind.CITY_OFFICE)
 
 
+def _fixed_city():
+    """A city office sees its own city whatever the URL says."""
+    return current_user.unit.city_code if current_user.unit.kind == UnitKind.CITY_OFFICE else None
+
+
 @bp.get("/")
 @requires(reads_totals)
 def index():
-    # A city office sees its own city whatever the URL says.
-    fixed_city = current_user.unit.city_code if current_user.unit.kind == UnitKind.CITY_OFFICE else None
+    fixed_city = _fixed_city()
     filters = TotalFilters.from_args(request.args, fixed_city=fixed_city)
     choices = {
         "periods": db.session.scalars(select(ReportingPeriod).order_by(ReportingPeriod.year.desc())).all(),
@@ -33,3 +38,13 @@ def index():
     }
     return render_page("reports/index.html", "tables", view=province_view(filters), filters=filters,
                        fixed_city=fixed_city, channels=CHANNEL_LABELS, **choices)
+
+
+@bp.get("/export")
+@requires(reads_totals)
+def export():
+    """The page's tables, with the same filters, as an Excel workbook."""
+    fixed_city = _fixed_city()
+    filters = TotalFilters.from_args(request.args, fixed_city=fixed_city)
+    title = f"{current_user.unit.name}审核通过购销记录汇总" if fixed_city else "全省审核通过购销记录汇总"
+    return exports.totals_xlsx(province_view(filters), title, filters.describe(), with_cities=not fixed_city)

@@ -1,6 +1,6 @@
 """Excel export of record lists: Chinese headers, number formats."""
-from portal.clock import format_datetime
-from portal.excel import xlsx_download
+from portal.clock import format_datetime, to_china, utcnow
+from portal.excel import xlsx_download, xlsx_workbook_download
 
 TEXT, MONEY, QUANTITY = "@", "#,##0.00", "#,##0.###"
 COLUMNS = [("序号", 6, None), ("记录编号", 10, None), ("填写单位", 28, None), ("渠道", 12, None),
@@ -23,3 +23,24 @@ def _values(index, record):
 def xlsx_response(records, title, *, max_rows):
     rows = (_values(index, record) for index, record in enumerate(records, start=1))
     return xlsx_download(title, COLUMNS, rows, max_rows=max_rows)
+
+
+TOTAL_COLUMNS = [("项目", 44, None), ("记录数", 10, "#,##0"), ("金额（元）", 20, MONEY)]
+#: the breakdowns of the totals page, in its order: (sheet title, key of the view)
+TOTAL_SHEETS = [("按地级市", "by_city"), ("按渠道", "by_channel"), ("按品类", "by_category"),
+                ("按填报类型", "by_period"), ("按产地省份", "by_province"), ("重点帮扶县", "key_counties"),
+                ("按产地区县", "by_county")]
+
+
+def totals_xlsx(view, title, filter_lines, *, with_cities=True):
+    """The totals page as a workbook: the sum and the filters it follows, then a sheet per
+    breakdown (without 按地级市 for a city office, whose view is its own city)."""
+    count, amount = view["total"]
+    summary = [["审核通过记录合计", count, amount]]
+    conditions = [[label, value] for label, value in filter_lines]
+    conditions.append(["导出时间", f"{to_china(utcnow()):%Y-%m-%d %H:%M}（北京时间）"])
+    sheets = [("合计", TOTAL_COLUMNS, summary),
+              ("筛选条件", [("条件", 16, None), ("内容", 44, None)], conditions)]
+    sheets += [(name, TOTAL_COLUMNS, [list(row) for row in view[key]]) for name, key in TOTAL_SHEETS
+               if with_cities or key != "by_city"]
+    return xlsx_workbook_download(title, sheets)

@@ -27,6 +27,26 @@ class TotalFilters:
                    category_id=args.get("category_id", type=int),
                    province_code=args.get("province_code", ""))
 
+    def as_args(self):
+        """The filters as URL arguments, for links that keep them (the export)."""
+        values = {"period_id": self.period_id, "city_scope": self.city_scope, "channel": self.channel,
+                  "category_id": self.category_id, "province_code": self.province_code}
+        return {key: value for key, value in values.items() if value}
+
+    def describe(self):
+        """(label, value) of each filter as a person would read it, 全部 where none is set."""
+        period = db.session.get(ReportingPeriod, self.period_id) if self.period_id else None
+        category = db.session.get(DictionaryEntry, self.category_id) if self.category_id else None
+        province = db.session.get(Region, self.province_code) if self.province_code else None
+        city = db.session.get(GuangdongCity, self.city_scope) if self.city_scope else None
+        city_name = "广东东西部扶贫协作交易市场（省级单列）" if self.city_scope == PROVINCE_SCOPE \
+            else (city.name if city else self.city_scope)
+        return [("填报类型", period.name if period else "全部"),
+                ("地级市", city_name or "全部"),
+                ("渠道", CHANNEL_LABELS.get(self.channel, "全部")),
+                ("品类", category.name if category else "全部"),
+                ("产地省份", province.name if province else "全部")]
+
     def where(self, query):
         if self.period_id:
             query = query.where(RecordTotal.period_id == self.period_id)
