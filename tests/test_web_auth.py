@@ -563,12 +563,16 @@ def test_credit_code_already_registered_is_refused(app, client, tree):
     assert errors_near(text_of(response), "credit_code") == ["该统一社会信用代码已登记"]
 
 
-def test_duplicate_phone_is_refused_beside_the_phone(app, client, tree, outbox):
+def test_duplicate_phone_is_refused_without_telling_a_stranger(app, client, tree, outbox):
+    """Without the SMS code, "this number has an account" would tell anyone which numbers are
+    registered: the code is what is refused."""
     before = _unit_count(app)
     response = post_register(client, phone=GZ_MARKET, code="123456")
     assert response.status_code == 422
     page = text_of(response)
-    assert errors_near(page, "phone") == ["该手机号已开通账号（一个手机号只能对应一个单位账号）"]
+    assert errors_near(page, "phone") == []
+    assert errors_near(page, "code") != []
+    assert "已开通账号" not in page
     assert input_value(page, "phone") == GZ_MARKET
     _assert_kept(page, phone=True)
     assert _unit_count(app) == before

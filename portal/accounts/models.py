@@ -64,7 +64,8 @@ class Account(UserMixin, db.Model):
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     unit_id: Mapped[int] = mapped_column(ForeignKey("unit.id"), index=True)
-    #: mainland mobile number, 11 digits, unique across the portal
+    #: mainland mobile number as its 11 ASCII digits (validators.normalize_mobile), unique across
+    #: the portal; a CHECK added by migration 0005 (per dialect) refuses any other spelling
     phone: Mapped[str] = mapped_column(String(11), unique=True)
     #: contact name (联系人)
     name: Mapped[str] = mapped_column(String(40))

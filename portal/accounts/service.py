@@ -3,23 +3,25 @@
 Callers commit; nothing here reads the request.
 """
 from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError
 
 from portal import audit
 from portal.accounts import rules
 from portal.accounts.kinds import AccountRole, FinanceLevel, UnitKind
 from portal.accounts.models import Account, Unit, mask_phone
 from portal.accounts.sessions import end_all_sessions
-from portal.accounts.validators import normalize_credit_code, normalize_mobile
+from portal.accounts.validators import MOBILE_FORMAT_MESSAGE, normalize_credit_code, normalize_mobile
 from portal.errors import PermissionDenied, ValidationFailed
 from portal.extensions import db
 from portal.reference.models import GuangdongCity
 
 NAME_MAX = 100
 CONTACT_MAX = 40
+PHONE_TAKEN = "该手机号已开通账号（一个手机号只能对应一个单位账号）"
 
 
 def _check_contact(errors, contact_name, phone, *, phone_field="phone", name_field="contact_name",
-                   except_account=None):
+                   except_account=None, check_taken=True):
     contact_name = (contact_name or "").strip()
     if not contact_name:
         errors[name_field] = "请填写联系人姓名"
@@ -29,10 +31,26 @@ def _check_contact(errors, contact_name, phone, *, phone_field="phone", name_fie
     if not (phone or "").strip():
         errors[phone_field] = "请填写手机号码"
     elif mobile is None:
-        errors[phone_field] = "手机号码格式不正确，请输入11位大陆手机号"
-    elif phone_taken(mobile, except_account):
-        errors[phone_field] = "该手机号已开通账号（一个手机号只能对应一个单位账号）"
+        errors[phone_field] = MOBILE_FORMAT_MESSAGE
+    elif check_taken and phone_taken(mobile, except_account):
+        errors[phone_field] = PHONE_TAKEN
     return contact_name, mobile
+
+
+def _flush(phone_field="phone"):
+    """Write the new or changed account now. A number taken by another request at the same
+    moment is refused by the unique constraint, and answered like one taken before; the caller
+    rolls back on ValidationFailed, as for every refusal."""
+    try:
+        db.session.flush()
+    except IntegrityError as exc:
+        reason = str(exc.orig)
+        # SQLite names the column, PostgreSQL the constraint.
+        if "account.phone" in reason or "uq_account_phone" in reason:
+            raise ValidationFailed({phone_field: PHONE_TAKEN}) from None
+        if "unit.credit_code" in reason or "uq_unit_credit_code" in reason:
+            raise ValidationFailed({"credit_code": "该统一社会信用代码已登记"}) from None
+        raise
 
 
 def phone_taken(mobile, except_account=None):
@@ -108,7 +126,7 @@ def open_unit(actor, *, kind, name, contact_name, phone, city_code=None, credit_
     account = Account(unit=unit, phone=mobile, name=contact_name, role=AccountRole.ADMIN,
                       created_by_id=actor.id)
     db.session.add_all([unit, account])
-    db.session.flush()
+    _flush()
     audit.record("unit_opened", actor=actor, object_ref=f"unit:{unit.id}",
                  detail={"kind": kind.value, "name": name, "city": unit_city,
                          "first_account": account.masked_phone})
@@ -136,7 +154,7 @@ def add_account(actor, unit, *, contact_name, phone):
     role = AccountRole.STAFF if has_admin or unit.id == actor.unit_id else AccountRole.ADMIN
     account = Account(unit=unit, phone=mobile, name=contact_name, role=role, created_by_id=actor.id)
     db.session.add(account)
-    db.session.flush()
+    _flush()
     audit.record("account_added", actor=actor, object_ref=f"account:{account.id}",
                  detail={"unit": unit.name, "phone": account.masked_phone, "role": role.value})
     return account
@@ -157,6 +175,7 @@ def edit_contact(actor, account, *, contact_name, phone):
     if mobile != account.phone:
         changes["phone"] = [account.masked_phone, mask_phone(mobile)]
         account.phone = mobile
+        _flush()
         # A new number is a new identity: sessions opened with the old one end.
         end_all_sessions(account, "phone_changed")
     if changes:
@@ -180,20 +199,26 @@ def set_account_active(actor, account, active):
     return account
 
 
-def _validated_registration(name, credit_code, contact_name, phone, city_code):
+def _validated_registration(name, credit_code, contact_name, phone, city_code, *, check_taken=True):
     errors = {}
     values = {
         "name": _check_unit_name(errors, name),
         "credit_code": _check_credit_code(errors, credit_code, required=True),
     }
-    values["contact_name"], values["phone"] = _check_contact(errors, contact_name, phone)
+    values["contact_name"], values["phone"] = _check_contact(errors, contact_name, phone,
+                                                             check_taken=check_taken)
     values["city"] = _city_or_error(errors, city_code)
     return errors, values
 
 
 def check_registration(*, name, credit_code, contact_name, phone, city_code):
-    """The registration checks alone, to refuse bad input before a code is spent."""
-    errors, _ = _validated_registration(name, credit_code, contact_name, phone, city_code)
+    """The registration checks alone, to refuse bad input before a code is spent.
+
+    All but whether the number already has an account: told before the SMS code is checked,
+    that would let anyone learn which numbers are registered. The owner of such a number was
+    told by SMS instead of receiving a code, and register_enterprise refuses it in the end.
+    """
+    errors, _ = _validated_registration(name, credit_code, contact_name, phone, city_code, check_taken=False)
     return errors
 
 
@@ -207,7 +232,7 @@ def register_enterprise(*, name, credit_code, contact_name, phone, city_code):
                 credit_code=values["credit_code"])
     account = Account(unit=unit, phone=values["phone"], name=values["contact_name"], role=AccountRole.ADMIN)
     db.session.add_all([unit, account])
-    db.session.flush()
+    _flush()
     audit.record("enterprise_registered", actor=account, object_ref=f"unit:{unit.id}",
                  detail={"name": unit.name, "credit_code": unit.credit_code, "city": city.name})
     return account
@@ -225,7 +250,7 @@ def create_system_admin(*, phone, name):
         db.session.add(root)
     account = Account(unit=root, phone=mobile, name=name, role=AccountRole.ADMIN)
     db.session.add(account)
-    db.session.flush()
+    _flush()
     audit.record("account_added", actor=None, object_ref=f"account:{account.id}",
                  detail={"unit": root.name, "phone": account.masked_phone, "role": "admin", "via": "cli"})
     return account

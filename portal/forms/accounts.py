@@ -4,7 +4,7 @@ from wtforms import SelectField, StringField
 
 class ContactForm(FlaskForm):
     contact_name = StringField("联系人", render_kw={"maxlength": 40})
-    phone = StringField("手机号码", render_kw={"inputmode": "numeric", "maxlength": 13})
+    phone = StringField("手机号码", render_kw={"inputmode": "tel", "maxlength": 20})
 
 
 class OpenUnitForm(ContactForm):

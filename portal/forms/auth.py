@@ -3,7 +3,7 @@ from wtforms import HiddenField, SelectField, StringField
 
 
 class PhoneForm(FlaskForm):
-    phone = StringField("手机号码", render_kw={"inputmode": "numeric", "autocomplete": "tel", "maxlength": 13})
+    phone = StringField("手机号码", render_kw={"inputmode": "tel", "autocomplete": "tel", "maxlength": 20})
 
 
 class LoginForm(PhoneForm):
