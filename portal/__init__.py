@@ -7,6 +7,7 @@ from flask import Flask, session
 from portal import clock
 from portal.config import PROJECT_ROOT, load_settings
 from portal.extensions import csrf, db, htmx, limiter, login_manager, migrate
+from portal.security_headers import init_security_headers
 
 
 def create_app(overrides=None):
@@ -31,6 +32,7 @@ def create_app(overrides=None):
     limiter.init_app(app)
     _init_login(app)
     _init_templates(app)
+    init_security_headers(app)
 
     from portal.blueprints import register_blueprints
     register_blueprints(app)

@@ -79,6 +79,23 @@ document.addEventListener("DOMContentLoaded", function () {
     if (form && form.id === "figures-form") syncReservationForm(form);
   });
 
+  // Behaviour once written as onclick/onchange attributes, which the Content-Security-Policy refuses:
+  // data-confirm asks before a submit, data-remove closes a card, data-select-all ticks a table's
+  // boxes of that name, data-autosubmit sends its form on change.
+  document.body.addEventListener("click", function (event) {
+    var asking = event.target.closest("[data-confirm]");
+    if (asking && !window.confirm(asking.dataset.confirm)) { event.preventDefault(); return; }
+    var closer = event.target.closest("[data-remove]");
+    if (closer) { var gone = closer.closest(closer.dataset.remove); if (gone) gone.remove(); }
+  });
+  document.body.addEventListener("change", function (event) {
+    var all = event.target;
+    if (all.dataset.selectAll) {
+      all.closest("table").querySelectorAll("[name=" + all.dataset.selectAll + "]").forEach(function (box) { box.checked = all.checked; });
+    }
+    if (all.dataset.autosubmit !== undefined && all.form) all.form.submit();
+  });
+
   htmx.onLoad(function (root) {
     var figures = document.getElementById("figures-form");
     if (figures) syncReservationForm(figures);
