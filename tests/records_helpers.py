@@ -1,13 +1,33 @@
 """Helpers for purchase-record tests: valid form data and small real files."""
+import io
+
+from PIL import Image
+from pypdf import PdfWriter
 from sqlalchemy import select
 
 from portal.extensions import db
 from portal.records.models import ReportingPeriod
 from portal.reference.models import DictionaryEntry
 
-PNG = b"\x89PNG\r\n\x1a\n" + b"\x00\x00\x00\rIHDR" + b"\x00" * 64
-PDF = b"%PDF-1.4\n1 0 obj<<>>endobj\ntrailer<<>>\n%%EOF\n"
-JPEG = b"\xff\xd8\xff\xe0" + b"\x00" * 64
+
+def _image(image_format):
+    out = io.BytesIO()
+    Image.new("RGB", (8, 6), (230, 120, 40)).save(out, image_format)
+    return out.getvalue()
+
+
+def _pdf():
+    writer, out = PdfWriter(), io.BytesIO()
+    writer.add_blank_page(width=595, height=842)
+    writer.write(out)
+    return out.getvalue()
+
+
+# Real files: vouchers are decoded and re-encoded (images) or parsed (PDFs) on upload. Bytes
+# appended after them (PNG + b"unique") still decode and still make a different upload hash.
+PNG = _image("PNG")
+JPEG = _image("JPEG")
+PDF = _pdf()
 
 
 def record_form(**overrides):

@@ -1,12 +1,13 @@
 """Voucher files (采购凭证): accepted by content, refused when the content is not what the name says
 or too large, nothing kept after a refusal, fixed once the record is submitted, and served only to
-those who may see the record."""
+those who may see the record. Images are stored re-encoded: tests/test_voucher_safety.py has the rest."""
 import hashlib
 import io
 import re
 from decimal import Decimal
 
 import pytest
+from PIL import Image
 from sqlalchemy import func, select
 
 from portal.accounts.models import Account
@@ -50,9 +51,14 @@ def test_images_and_pdf_are_accepted_by_content(t, root):
                                               (PDF, "其他.pdf", "other", "application/pdf")):
         voucher = add(t.gz_merchant, record, content, name, root, kind=kind)
         assert (voucher.content_type, voucher.kind, voucher.original_name) == (content_type, kind, name)
-        assert voucher.size == len(content) and voucher.sha256 == hashlib.sha256(content).hexdigest()
+        # The hash is of what was uploaded (the duplicate flag compares it); size and bytes are what is kept.
+        assert voucher.sha256 == hashlib.sha256(content).hexdigest()
         stored = root / voucher.stored_name
-        assert stored.read_bytes() == content
+        assert voucher.size == stored.stat().st_size
+        if content_type == "application/pdf":
+            assert stored.read_bytes() == content
+        else:
+            assert Image.open(stored).size == Image.open(io.BytesIO(content)).size
         # The stored name is generated: nothing of the uploader's name reaches the disk.
         assert name.split(".")[0] not in voucher.stored_name
     db.session.commit()
@@ -79,6 +85,7 @@ def test_refused_files_leave_nothing_behind(t, root):
     kept = add(t.gz_merchant, record, PNG, "已有发票.png", root)
     db.session.commit()
     files_before = files_under(root)
+    kept_bytes = (root / kept.stored_name).read_bytes()
 
     for content, name, message in REFUSED:
         with pytest.raises(ValidationFailed) as refused:
@@ -91,7 +98,7 @@ def test_refused_files_leave_nothing_behind(t, root):
         assert db.session.scalar(select(func.count()).select_from(Voucher)) == 1, name
         db.session.expire_all()
         assert [v.id for v in record.vouchers] == [kept.id]
-        assert (root / kept.stored_name).read_bytes() == PNG
+        assert (root / kept.stored_name).read_bytes() == kept_bytes
 
 
 def test_an_oversize_file_and_missing_fields_are_refused(t, root):
@@ -102,9 +109,10 @@ def test_an_oversize_file_and_missing_fields_are_refused(t, root):
     db.session.rollback()
     assert files_under(root) == []
     assert db.session.scalar(select(func.count()).select_from(Voucher)) == 0
-    # Exactly at the limit is fine.
+    # Exactly at the limit is fine (the padding after the picture is not kept).
     exact = PNG + b"\x00" * (2 * MB - len(PNG))
-    assert add(t.gz_merchant, record, exact, "发票.png", root, max_bytes=2 * MB).size == 2 * MB
+    accepted = add(t.gz_merchant, record, exact, "发票.png", root, max_bytes=2 * MB)
+    assert accepted.sha256 == hashlib.sha256(exact).hexdigest()
     db.session.commit()
     files_before = files_under(root)
 
@@ -168,16 +176,20 @@ def test_a_voucher_is_served_to_those_who_may_see_the_record(app, tree, web):
         db.session.commit()
         record_id, voucher_id = record.id, record.vouchers[0].id
     url = f"/records/{record_id}/vouchers/{voucher_id}"
+    with app.app_context():
+        stored_name = db.session.get(Voucher, voucher_id).stored_name
+        stored = (vouchers.voucher_root(app.instance_path) / stored_name).read_bytes()
 
     for role in ("gz_merchant", "gz_market"):
         inline = web[role].get(url)
         assert inline.status_code == 200, role
-        assert inline.data == PNG
+        assert inline.data == stored
+        assert "sandbox" in inline.headers["Content-Security-Policy"]
         assert inline.headers["Content-Type"] == "image/png"
         assert inline.headers["Content-Disposition"].startswith("inline")
         assert inline.headers["X-Content-Type-Options"] == "nosniff"
         download = web[role].get(url + "?download=1")
-        assert download.status_code == 200 and download.data == PNG
+        assert download.status_code == 200 and download.data == stored
         assert download.headers["Content-Disposition"].startswith("attachment")
         assert "%E5%8F%91%E7%A5%A8.png" in download.headers["Content-Disposition"]  # 发票.png
         assert download.headers["X-Content-Type-Options"] == "nosniff"
@@ -186,8 +198,13 @@ def test_a_voucher_is_served_to_those_who_may_see_the_record(app, tree, web):
     for role in ("sz_market", "sz_reviewer", "gz_reviewer", "province"):
         assert web[role].get(url).status_code == 404, role
         assert web[role].get(url + "?download=1").status_code == 404, role
-    # A voucher id under another record's URL is a 404 too.
-    assert web["gz_merchant"].get(f"/records/{record_id + 1000}/vouchers/{voucher_id}").status_code == 404
+    # A voucher id under another record's URL is a 404 too, though the merchant may see both.
+    with app.app_context():
+        other = file_record(db.session.get(Account, tree.gz_merchant.id), app.instance_path, submit=False)
+        db.session.commit()
+        other_id = other.id
+    assert web["gz_merchant"].get(f"/records/{other_id}").status_code == 200
+    assert web["gz_merchant"].get(f"/records/{other_id}/vouchers/{voucher_id}").status_code == 404
 
     with app.app_context():
         record = db.session.get(PurchaseRecord, record_id)

@@ -211,9 +211,9 @@ def voucher_file(record_id, voucher_id):
     path = vouchers.voucher_root(current_app.instance_path) / voucher.stored_name
     if not path.is_file():
         abort(404)
-    download = request.args.get("download") == "1"
+    # A PDF is never shown from the portal's origin: a viewer would run what it holds.
+    download = not voucher.is_image or request.args.get("download") == "1"
     response = send_file(path, mimetype=voucher.content_type, as_attachment=download,
-                         download_name=voucher.original_name, conditional=True, max_age=0)
-    response.headers["X-Content-Type-Options"] = "nosniff"
-    response.headers["Cache-Control"] = "private, no-store"
+                         download_name=vouchers.download_name(voucher), conditional=True, max_age=0)
+    response.headers.update(vouchers.SERVING_HEADERS)
     return response

@@ -144,6 +144,13 @@ class Voucher(db.Model):
     def is_image(self):
         return self.content_type.startswith("image/")
 
+    @property
+    def display_name(self):
+        """The name as shown and offered: rows from before names were cleaned may hold CR/LF
+        or bidi overrides."""
+        from portal.records.vouchers import download_name
+        return download_name(self)
+
 
 class ReviewEvent(db.Model):
     """One transition of a record: who, when, from, to, and why."""
