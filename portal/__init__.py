@@ -34,7 +34,9 @@ def create_app(overrides=None):
     _init_templates(app)
     init_security_headers(app)
 
+    from portal import http
     from portal.blueprints import register_blueprints
+    http.install(app)  # before the routes: they take its `int` converter
     register_blueprints(app)
 
     from portal.cli import register_commands

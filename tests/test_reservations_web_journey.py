@@ -37,9 +37,10 @@ def post(client, url, data):
 
 
 def version_of(app, unit_id, year):
+    """(id, version, status) of the unit's form of the year; a form not saved yet has no version."""
     with app.app_context():
         form = db.session.scalar(select(Reservation).where(Reservation.unit_id == unit_id, Reservation.year == year))
-        return form.id, form.version, form.status
+        return (form.id, form.version, form.status) if form else (None, "", None)
 
 
 def fill_steps(app, client, unit_id, year, **figures):

@@ -7,7 +7,7 @@ from portal.accounts import rules, service
 from portal.accounts.kinds import UnitKind
 from portal.accounts.models import Account, Unit
 from portal.blueprints.common import (
-    apply_errors, fragment, keyset_page, load_or_404, render_page, requires, with_toast,
+    apply_errors, fragment, id_arg, keyset_page, load_or_404, render_page, requires, with_toast,
 )
 from portal.errors import PermissionDenied, ValidationFailed
 from portal.extensions import db, htmx
@@ -51,7 +51,7 @@ def index():
         like = f"%{query_text}%"
         query = query.where(or_(Unit.name.like(like), Unit.accounts.any(Account.name.like(like)),
                                 Unit.accounts.any(Account.phone.like(like))))
-    units, next_after = keyset_page(query, Unit.id, request.args.get("after", type=int))
+    units, next_after = keyset_page(query, Unit.id, id_arg("after"))
     kinds_present = db.session.scalars(
         select(Unit.kind).where(rules.managed_units_clause(current_user)).group_by(Unit.kind)
     ).all()

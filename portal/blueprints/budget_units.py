@@ -14,6 +14,7 @@ from portal.accounts.rules import is_admin
 from portal.blueprints.common import apply_errors, load_or_404, render_page, requires
 from portal.errors import PermissionDenied, ValidationFailed
 from portal.extensions import db
+from portal.params import BadValue, parse_id
 from portal.forms.budget_units import CloseForm, ImportForm, MergeForm, RenameForm
 from portal.reservations import scope, unit_changes, unit_import
 from portal.reservations.models import Reservation, UnitChange
@@ -194,8 +195,11 @@ def close(unit_id):
 def merge(unit_id):
     unit = _load_unit(unit_id)
     form = _merge_form(unit)
-    into_id = form.into.data or ""
-    into = db.session.get(Unit, int(into_id)) if into_id.isdigit() else None
+    try:
+        into_id = parse_id(form.into.data)
+    except BadValue:
+        into_id = None
+    into = db.session.get(Unit, into_id) if into_id else None
     return _change(unit, "merge", form,
                    lambda: unit_changes.merge_unit(current_user, unit, into, form.reason.data),
                    lambda: f"已将“{unit.name}”并入“{into.name}”，其账号已停用，历年填报记录保留")

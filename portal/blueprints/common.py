@@ -2,11 +2,12 @@
 import json
 from functools import wraps
 
-from flask import abort, current_app, make_response
+from flask import abort, current_app, make_response, request
 from flask_login import current_user, login_required
 from jinja2_fragments.flask import render_block
 
 from portal.extensions import db, htmx
+from portal.params import BadValue, parse_id, parse_year
 
 
 def requires(rule):
@@ -32,6 +33,23 @@ def load_or_404(model, key, may_reach=None):
     if found is None or (may_reach is not None and not may_reach(current_user, found)):
         abort(404)
     return found
+
+
+def id_arg(name, values=None):
+    """An id or keyset cursor from the query (or the given values), None if absent; a malformed
+    one is a 400, the answer to a link nobody's page made."""
+    try:
+        return parse_id((request.args if values is None else values).get(name))
+    except BadValue:
+        abort(400)
+
+
+def year_arg():
+    """The `year` of the query, None if absent; a malformed or implausible one is a 400."""
+    try:
+        return parse_year(request.args.get("year"))
+    except BadValue:
+        abort(400)
 
 
 def render_page(template, block, **context):

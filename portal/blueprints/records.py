@@ -5,7 +5,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
 from portal.blueprints.common import (
-    apply_errors, fragment, keyset_page, load_or_404, render_page, requires, with_toast,
+    apply_errors, fragment, id_arg, keyset_page, load_or_404, render_page, requires, with_toast,
 )
 from portal.errors import PermissionDenied, ValidationFailed
 from portal.extensions import db
@@ -74,7 +74,7 @@ def index():
     q = request.args.get("q", "").strip()
     if q:
         query = query.where(PurchaseRecord.product_name.contains(q, autoescape=True))
-    records, next_before = keyset_page(query, PurchaseRecord.id, request.args.get("before", type=int),
+    records, next_before = keyset_page(query, PurchaseRecord.id, id_arg("before"),
                                        descending=True)
     return render_page("records/index.html", "record_rows", records=records, next_before=next_before,
                        status=status, q=q, statuses=STATUS_LABELS)

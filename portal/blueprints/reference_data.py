@@ -2,7 +2,9 @@
 from flask import Blueprint, abort, flash, redirect, request, url_for
 from flask_login import current_user
 
-from portal.blueprints.common import apply_errors, fragment, load_or_404, render_page, requires, with_toast
+from portal.blueprints.common import (
+    apply_errors, fragment, load_or_404, render_page, requires, with_toast, year_arg,
+)
 from portal.errors import ValidationFailed
 from portal.extensions import db, htmx
 from portal.forms.reference import EntryForm, PeriodForm
@@ -44,7 +46,7 @@ def index():
 @bp.get("/periods")
 @requires(admin.may_edit_reference)
 def periods():
-    year = request.args.get("year", type=int)
+    year = year_arg()
     form = PeriodForm(data={"year": year, "fill_type": "current"} if year else None)
     return _periods_page(form)
 

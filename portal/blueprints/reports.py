@@ -1,5 +1,5 @@
 """Approved totals: the province view, and the same for a city office on its own city."""
-from flask import Blueprint, request
+from flask import Blueprint, abort, request
 from flask_login import current_user
 from sqlalchemy import select
 
@@ -37,7 +37,8 @@ def index():
         "provinces": db.session.scalars(select(Region).where(Region.level == "province")).all(),
     }
     return render_page("reports/index.html", "tables", view=province_view(filters), filters=filters,
-                       fixed_city=fixed_city, channels=CHANNEL_LABELS, **choices)
+                       fixed_city=fixed_city, channels=CHANNEL_LABELS, filter_errors=filters.errors,
+                       **choices), 422 if filters.errors else 200
 
 
 @bp.get("/export")
@@ -46,5 +47,7 @@ def export():
     """The page's tables, with the same filters, as an Excel workbook."""
     fixed_city = _fixed_city()
     filters = TotalFilters.from_args(request.args, fixed_city=fixed_city)
+    if filters.errors:
+        abort(400)  # the page's export link carries only filters the page could read
     title = f"{current_user.unit.name}审核通过购销记录汇总" if fixed_city else "全省审核通过购销记录汇总"
     return exports.totals_xlsx(province_view(filters), title, filters.describe(), with_cities=not fixed_city)

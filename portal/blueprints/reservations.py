@@ -6,7 +6,9 @@ from flask import Blueprint, abort, current_app, flash, redirect, request, url_f
 from flask_login import current_user
 from sqlalchemy import select
 
-from portal.blueprints.common import apply_errors, fragment, load_or_404, render_page, requires, with_toast
+from portal.blueprints.common import (
+    apply_errors, fragment, load_or_404, render_page, requires, with_toast, year_arg,
+)
 from portal.errors import PermissionDenied, ValidationFailed
 from portal.extensions import db, htmx
 from portal.forms.reservations import ContactsForm, DecisionForm, FiguresForm, PolicyForm, SubmitForm
@@ -67,21 +69,22 @@ def _wizard(step, reservation, policy, form, status=200, **extra):
 
 
 def _form_or_refuse(year):
+    """The form to show or save; a GET shows a new one unsaved (no write on a GET), a POST
+    saves it."""
     policy = _policy(year)
     try:
-        reservation = workflow.form_for(current_user, policy)
+        reservation = workflow.form_for(current_user, policy, save=request.method == "POST")
     except ValidationFailed as failed:
         db.session.rollback()
         flash(next(iter(failed.errors.values())), "warning")
         return policy, None
-    db.session.commit()
     if reservation.status not in ("draft", "returned"):
         flash(f"本单位{year}年度预留份额{reservation.status_label}，不能修改；如需修改请联系上级预算单位退回", "warning")
         return policy, None
     return policy, reservation
 
 
-@bp.route("/<int:year>/step/1", methods=["GET", "POST"])
+@bp.route("/<int(min=2000, max=2099):year>/step/1", methods=["GET", "POST"])
 @requires(scope.is_budget_unit)
 def step_figures(year):
     policy, reservation = _form_or_refuse(year)
@@ -108,7 +111,9 @@ def _save_step(step, save, form, reservation, policy, **on_refusal):
     except ValidationFailed as failed:
         db.session.rollback()
         apply_errors(form, failed.errors)
-        reservation = db.session.get(Reservation, reservation.id)
+        # A first save that was refused leaves no draft: the form is shown unsaved again.
+        reservation = db.session.get(Reservation, reservation.id) if reservation.id else None
+        reservation = reservation or workflow.form_for(current_user, policy, save=False)
         form.version.data = reservation.version
         return _wizard(step, reservation, policy, form, 422, **on_refusal)
     except workflow.Conflict as conflict:
@@ -126,7 +131,7 @@ def _amounts(data, policy):
             "ratio_error": errors.get("ratio"), "union_ratio_error": errors.get("union_ratio")}
 
 
-@bp.post("/<int:year>/compute")
+@bp.post("/<int(min=2000, max=2099):year>/compute")
 @requires(scope.is_budget_unit)
 def compute(year):
     """The amounts recomputed as the person types (HTMX), by the same rules as the save."""
@@ -134,7 +139,7 @@ def compute(year):
     return fragment("reservations/form.html", "amounts", amounts=_amounts(request.form, policy), year=year)
 
 
-@bp.route("/<int:year>/step/2", methods=["GET", "POST"])
+@bp.route("/<int(min=2000, max=2099):year>/step/2", methods=["GET", "POST"])
 @requires(scope.is_budget_unit)
 def step_contacts(year):
     policy, reservation = _form_or_refuse(year)
@@ -153,7 +158,7 @@ def step_contacts(year):
                       form, reservation, policy)
 
 
-@bp.route("/<int:year>/step/3", methods=["GET", "POST"])
+@bp.route("/<int(min=2000, max=2099):year>/step/3", methods=["GET", "POST"])
 @requires(scope.is_budget_unit)
 def step_confirm(year):
     policy, reservation = _form_or_refuse(year)
@@ -293,7 +298,7 @@ def batch():
 @bp.get("/finance")
 @requires(scope.is_finance)
 def finance():
-    year = request.args.get("year", type=int) or queries.current_year()
+    year = year_arg() or queries.current_year()
     if year is None:
         return _no_policy()
     units = queries.finance_units(current_user.unit)
@@ -308,7 +313,7 @@ def finance():
 @bp.get("/export")
 @requires(lambda account: scope.is_finance(account) or scope.is_budget_unit(account))
 def export():
-    year = request.args.get("year", type=int) or queries.current_year()
+    year = year_arg() or queries.current_year()
     if year is None:
         return redirect(url_for("reservations.index"))
     units = queries.finance_units(current_user.unit) if scope.is_finance(current_user) \
@@ -321,7 +326,7 @@ def export():
 @bp.route("/policy", methods=["GET", "POST"])
 @requires(policies.may_set_policy)
 def policy():
-    year = request.args.get("year", type=int) or queries.current_year()
+    year = year_arg() or queries.current_year()
     existing = db.session.get(YearPolicy, year) if year is not None else None
     if request.method == "GET":
         form = PolicyForm(obj=existing) if existing else PolicyForm()

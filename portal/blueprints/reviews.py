@@ -3,10 +3,11 @@ from flask import Blueprint, abort, current_app, flash, redirect, request, url_f
 from flask_login import current_user
 from sqlalchemy import select
 
-from portal.blueprints.common import fragment, keyset_page, render_page, requires, with_toast
+from portal.blueprints.common import fragment, id_arg, keyset_page, render_page, requires, with_toast
 from portal.blueprints.records import load_record
 from portal.errors import PermissionDenied, ValidationFailed
 from portal.extensions import db, htmx
+from portal.params import BadValue, parse_id
 from portal.records import exports, queries, rules, workflow
 from portal.records.flags import FLAG_LABELS
 from portal.records.models import PurchaseRecord, ReviewEvent
@@ -19,10 +20,10 @@ bp = Blueprint("reviews", __name__, url_prefix="/reviews")
 def _queue_context(tab, filters):
     if tab == "done":
         rows, next_key = keyset_page(queries.done_query(current_user, filters), ReviewEvent.id,
-                                     request.args.get("before", type=int), descending=True)
+                                     id_arg("before"), descending=True)
     else:
         rows, next_key = keyset_page(queries.pending_query(current_user, filters), PurchaseRecord.id,
-                                     request.args.get("before", type=int), descending=True)
+                                     id_arg("before"), descending=True)
     return dict(tab=tab, rows=rows, next_key=next_key, filters=filters, counts=queries.queue_counts(current_user),
                 flag_labels=FLAG_LABELS, channels=CHANNEL_LABELS)
 
@@ -36,7 +37,7 @@ def queue():
                                     .order_by(DictionaryEntry.position)).all()
     provinces = db.session.scalars(select(Region).where(Region.level == "province").order_by(Region.code)).all()
     return render_page("reviews/queue.html", "queue_body", categories=categories, provinces=provinces,
-                       **_queue_context(tab, filters))
+                       filter_errors=filters.errors, **_queue_context(tab, filters)), 422 if filters.errors else 200
 
 
 @bp.get("/<int:record_id>/panel")
@@ -61,7 +62,7 @@ def _decide(record, decision, version, reason):
 @requires(rules.is_reviewer)
 def act(record_id):
     record = load_record(record_id)
-    version, reason = request.form.get("version", type=int), request.form.get("reason", "")
+    version, reason = id_arg("version", request.form), request.form.get("reason", "")
     if version is None:
         abort(400)  # an action names the version its reviewer looked at
     context = dict(record=record, flag_labels=FLAG_LABELS, conflict=None, reason_error=None, reason=reason)
@@ -100,13 +101,17 @@ def batch_approve():
     """Approve several selected records, each checked on its own; say what happened to each."""
     approved, refused = 0, []
     for raw in request.form.getlist("selected"):
-        record_id, _, version = raw.partition(":")
-        record = db.session.get(PurchaseRecord, int(record_id)) if record_id.isdigit() else None
-        if record is None or not rules.may_view(current_user, record) or not version.isdigit():
-            refused.append(f"{record_id}：无权审核或页面已过期")
+        record_text, _, version_text = raw.partition(":")
+        try:
+            record_id, version = parse_id(record_text), parse_id(version_text)
+        except BadValue:
+            record_id = version = None
+        record = db.session.get(PurchaseRecord, record_id) if record_id else None
+        if record is None or not rules.may_view(current_user, record) or version is None:
+            refused.append(f"{record_text[:20]}：无权审核或页面已过期")
             continue
         try:
-            workflow.approve(current_user, record, expected_version=int(version))
+            workflow.approve(current_user, record, expected_version=version)
             db.session.commit()
             approved += 1
         except (workflow.Conflict, PermissionDenied) as problem:
@@ -126,6 +131,8 @@ def batch_approve():
 def export():
     tab = "done" if request.args.get("tab") == "done" else "pending"
     filters = queries.RecordFilters.from_args(request.args)
+    if filters.errors:
+        abort(400)  # the page's export link carries only filters the page could read
     if tab == "done":
         rows = (event.record for event in db.session.scalars(
             queries.done_query(current_user, filters).order_by(ReviewEvent.id.desc())))

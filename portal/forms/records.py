@@ -1,5 +1,7 @@
 from flask_wtf import FlaskForm
-from wtforms import HiddenField, RadioField, SelectChoice, SelectField, StringField, TextAreaField
+from wtforms import RadioField, SelectChoice, SelectField, StringField, TextAreaField
+
+from portal.forms.fields import VersionField
 
 
 class RecordForm(FlaskForm):
@@ -14,10 +16,10 @@ class RecordForm(FlaskForm):
     product_name = StringField("产品名称", render_kw={"maxlength": 60, "placeholder": "如：大米、百香果"})
     quantity = StringField("采购数量", render_kw={"inputmode": "decimal"})
     amount = StringField("采购金额（元）", render_kw={"inputmode": "decimal", "placeholder": "如：12800.50"})
-    version = HiddenField()
+    version = VersionField()
 
 
 class ReviewForm(FlaskForm):
-    version = HiddenField()
+    version = VersionField()
     reason = TextAreaField("退回原因", render_kw={"rows": 2, "maxlength": 200,
                                               "placeholder": "请写明需要修改的内容，将通过短信通知填报单位"})

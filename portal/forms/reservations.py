@@ -1,6 +1,7 @@
 from flask_wtf import FlaskForm
-from wtforms import BooleanField, HiddenField, RadioField, SelectChoice, StringField, TextAreaField
+from wtforms import BooleanField, RadioField, SelectChoice, StringField, TextAreaField
 
+from portal.forms.fields import VersionField
 from portal.reservations.states import CANTEEN_TYPES, SHARED_FILLERS
 
 YES_NO = [SelectChoice("1", "是"), SelectChoice("0", "否")]
@@ -18,7 +19,7 @@ class FiguresForm(FlaskForm):
     union_total = StringField("年度工会采购总额（元）", render_kw={"inputmode": "decimal"})
     union_ratio = StringField("年度工会采购预留比例（%）", render_kw={"inputmode": "decimal"})
     union_remark = StringField("备注", render_kw={"maxlength": 60, "placeholder": "最多输入50个文字"})
-    version = HiddenField()
+    version = VersionField()
 
 
 class ContactsForm(FlaskForm):
@@ -28,16 +29,16 @@ class ContactsForm(FlaskForm):
     union_contact_name = StringField("工会采购预留份额联系人（选填）", render_kw={"maxlength": 40})
     union_contact_mobile = StringField("手机号码（选填）", render_kw={"inputmode": "numeric", "maxlength": 13})
     union_contact_landline = StringField("固定电话（选填）", render_kw={"placeholder": "如 020-83133000"})
-    version = HiddenField()
+    version = VersionField()
 
 
 class SubmitForm(FlaskForm):
     attested = BooleanField("我单位本次填报的内容真实有效，无瞒报、漏报、错报情况")
-    version = HiddenField()
+    version = VersionField()
 
 
 class DecisionForm(FlaskForm):
-    version = HiddenField()
+    version = VersionField()
     reason = TextAreaField("退回原因（退回时必填）", render_kw={"rows": 2, "maxlength": 200})
 
 

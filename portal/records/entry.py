@@ -1,12 +1,11 @@
 """The fields of a purchase record: parsing what a person typed, and the rules on them."""
-import re
 from decimal import Decimal
 
 from portal.extensions import db
+from portal.params import BadValue, parse_decimal, parse_id
 from portal.records.models import ReportingPeriod
 from portal.reference.models import DictionaryEntry, Region
 
-QUANTITY_PATTERN = re.compile(r"\d+(\.\d+)?")
 FIELDS = ("period_id", "direct_from_origin", "origin_province_code", "origin_city_code",
           "origin_county_code", "category_id", "measure_unit_id", "product_name", "quantity", "amount")
 #: what a submission needs besides at least one voucher
@@ -22,39 +21,33 @@ REQUIRED_MESSAGES = {
     "quantity": "请填写采购数量",
     "amount": "请填写采购金额",
 }
+#: the columns' NUMERIC(16, places): 14 integer digits of money, 13 of a quantity
+DIGITS = 16
 MAX_AMOUNT = Decimal("99999999999999.99")
 
 
 def _decimal(errors, field, text, label, places):
-    text = (text or "").strip().replace(",", "")
-    if not text:
+    try:
+        value = parse_decimal(text, places=places, digits=DIGITS, label=label)
+    except BadValue as bad:
+        errors[field] = bad.message.replace("不能为负数", "必须大于0")
         return None
-    if text.startswith("-"):
+    if value is not None and value <= 0:
         errors[field] = f"{label}必须大于0"
-        return None
-    if not QUANTITY_PATTERN.fullmatch(text):
-        errors[field] = f"{label}只能输入数字和小数点"
-        return None
-    value = Decimal(text)
-    if value.as_tuple().exponent < -places:
-        errors[field] = f"{label}最多保留{places}位小数"
-        return None
-    if value <= 0:
-        errors[field] = f"{label}必须大于0"
-        return None
-    if value > MAX_AMOUNT:
-        errors[field] = f"{label}超出允许范围"
         return None
     return value
 
 
-def _entry(kind, value):
-    if not value:
-        return None
+def _id(text):
     try:
-        entry = db.session.get(DictionaryEntry, int(value))
-    except (TypeError, ValueError):
+        return parse_id(text)
+    except BadValue:
         return None
+
+
+def _entry(kind, value):
+    entry_id = _id(value)
+    entry = db.session.get(DictionaryEntry, entry_id) if entry_id else None
     return entry if entry is not None and entry.kind == kind and entry.active else None
 
 
@@ -64,7 +57,8 @@ def parse_fields(data):
     errors, values = {}, {}
 
     period_text = (data.get("period_id") or "").strip()
-    period = db.session.get(ReportingPeriod, int(period_text)) if period_text.isdigit() else None
+    period_id = _id(period_text)
+    period = db.session.get(ReportingPeriod, period_id) if period_id else None
     if period_text and (period is None or not period.open):
         errors["period_id"] = "所选填报类型不存在或已关闭"
     values["period_id"] = period.id if period and period.open else None

@@ -1,8 +1,8 @@
 """Queue, list and export queries. Every one starts from the account's scope (rules.py)
 and pages by key, never by OFFSET."""
-from dataclasses import dataclass
-from datetime import date, datetime, timedelta
-from decimal import Decimal, InvalidOperation
+from dataclasses import dataclass, field
+from datetime import date, timedelta
+from decimal import Decimal
 
 from sqlalchemy import select
 from sqlalchemy.orm import joinedload, selectinload
@@ -10,6 +10,7 @@ from sqlalchemy.orm import joinedload, selectinload
 from portal.accounts.models import Unit
 from portal.clock import china_day_start
 from portal.extensions import db
+from portal.params import Reader, parse_date, parse_decimal, parse_id
 from portal.records import rules
 from portal.records.models import PurchaseRecord, QueueCounter, ReviewEvent
 from portal.records.states import CHANNEL_LABELS
@@ -17,7 +18,8 @@ from portal.records.states import CHANNEL_LABELS
 
 @dataclass
 class RecordFilters:
-    """The filters of a queue or list, parsed leniently: a malformed value is ignored."""
+    """The filters of a queue or list. A malformed value is left out, with its message in
+    `errors` for the page to say so."""
 
     unit: str = ""
     channel: str = ""
@@ -28,29 +30,22 @@ class RecordFilters:
     min_amount: Decimal | None = None
     max_amount: Decimal | None = None
     q: str = ""
+    errors: dict = field(default_factory=dict)
 
     @classmethod
     def from_args(cls, args):
-        def day(name):
-            try:
-                return datetime.strptime(args.get(name, ""), "%Y-%m-%d").date()
-            except ValueError:
-                return None
-
-        def money(name):
-            try:
-                return Decimal(args.get(name, "").replace(",", "")) if args.get(name) else None
-            except InvalidOperation:
-                return None
-
-        return cls(unit=args.get("unit", "").strip(), channel=args.get("channel", "") if args.get(
-            "channel") in CHANNEL_LABELS else "", category_id=args.get("category_id", type=int),
-            region_code=args.get("region_code", "").strip(), start=day("start"), end=day("end"),
-            min_amount=money("min_amount"), max_amount=money("max_amount"), q=args.get("q", "").strip())
+        read = Reader(args)
+        return cls(unit=read.text("unit"), channel=args.get("channel", "") if args.get(
+            "channel") in CHANNEL_LABELS else "", category_id=read.get("category_id", parse_id, label="品类"),
+            region_code=read.text("region_code", max_length=12), start=read.get("start", parse_date, label="开始日期"),
+            end=read.get("end", parse_date, label="结束日期"),
+            min_amount=read.get("min_amount", parse_decimal, places=2, digits=16, label="最低金额"),
+            max_amount=read.get("max_amount", parse_decimal, places=2, digits=16, label="最高金额"),
+            q=read.text("q"), errors=read.errors)
 
     def as_args(self):
         return {key: (value.isoformat() if isinstance(value, date) else value)
-                for key, value in vars(self).items() if value not in ("", None)}
+                for key, value in vars(self).items() if key != "errors" and value not in ("", None)}
 
     def apply(self, query):
         record = PurchaseRecord

@@ -1,11 +1,12 @@
 """The approved totals behind the province and city views, read from record_total only."""
 from collections import OrderedDict
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from decimal import Decimal
 
 from sqlalchemy import func, select
 
 from portal.extensions import db
+from portal.params import Reader, parse_id
 from portal.records.models import RecordTotal, ReportingPeriod
 from portal.records.states import CHANNEL_LABELS, PROVINCE_SCOPE
 from portal.reference.models import DictionaryEntry, GuangdongCity, Region
@@ -18,14 +19,16 @@ class TotalFilters:
     channel: str = ""
     category_id: int | None = None
     province_code: str = ""
+    errors: dict = field(default_factory=dict)
 
     @classmethod
     def from_args(cls, args, *, fixed_city=None):
-        return cls(period_id=args.get("period_id", type=int),
-                   city_scope=fixed_city or args.get("city_scope", ""),
+        read = Reader(args)
+        return cls(period_id=read.get("period_id", parse_id, label="填报类型"),
+                   city_scope=fixed_city or read.text("city_scope", max_length=12),
                    channel=args.get("channel", "") if args.get("channel") in CHANNEL_LABELS else "",
-                   category_id=args.get("category_id", type=int),
-                   province_code=args.get("province_code", ""))
+                   category_id=read.get("category_id", parse_id, label="品类"),
+                   province_code=read.text("province_code", max_length=12), errors=read.errors)
 
     def as_args(self):
         """The filters as URL arguments, for links that keep them (the export)."""

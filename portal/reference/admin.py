@@ -13,6 +13,7 @@ from portal.accounts.kinds import UnitKind
 from portal.clock import to_china, utcnow
 from portal.errors import PermissionDenied, ValidationFailed
 from portal.extensions import db
+from portal.params import BadValue, parse_int
 from portal.records.models import RecordTotal, ReportingPeriod
 from portal.records.states import FILL_TYPES
 from portal.reference.models import DictionaryEntry, Region
@@ -46,23 +47,25 @@ def add_period(actor, *, year, fill_type, name="", now=None):
     _check_editor(actor)
     errors = {}
     latest = current_china_year(now) + 1
-    year_text = str(year or "").strip()
-    if not year_text.isdigit():
-        errors["year"] = "请填写年度，如 2027"
-    elif not FIRST_YEAR <= int(year_text) <= latest:
+    try:
+        year = parse_int(year, minimum=FIRST_YEAR, maximum=latest)
+    except BadValue:
         errors["year"] = f"年度应在 {FIRST_YEAR} 至 {latest} 之间"
+    else:
+        if year is None:
+            errors["year"] = "请填写年度，如 2027"
     if fill_type not in FILL_TYPES:
         errors["fill_type"] = "请选择填报类型"
     name = (name or "").strip()
     if not name and not errors:
-        name = suggested_period_name(int(year_text), fill_type)
+        name = suggested_period_name(year, fill_type)
     if len(name) > NAME_MAX["period"]:
         errors["name"] = f"名称不能超过{NAME_MAX['period']}个字"
     elif name and db.session.scalar(select(ReportingPeriod.id).where(ReportingPeriod.name == name)):
         errors["name"] = f"已有名为“{name}”的填报期"
     if errors:
         raise ValidationFailed(errors)
-    period = ReportingPeriod(name=name, fill_type=fill_type, year=int(year_text), open=True)
+    period = ReportingPeriod(name=name, fill_type=fill_type, year=year, open=True)
     db.session.add(period)
     db.session.flush()
     audit.record("period_added", actor=actor, object_ref=f"period:{period.id}", detail={"name": name})

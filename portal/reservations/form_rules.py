@@ -4,9 +4,12 @@ import re
 from decimal import ROUND_HALF_UP, Decimal
 
 from portal.accounts.validators import normalize_landline, normalize_mobile
+from portal.params import numeral
 from portal.reservations.states import CANTEEN_TYPES, SHARED_FILLERS
 
-NUMBER = re.compile(r"\d+(\.\d{1,2})?")
+NUMBER = re.compile(r"[0-9]+(\.[0-9]{1,2})?")
+#: integer digits of the amounts' NUMERIC(16, 2)
+WHOLE_DIGITS = 14
 FEN = Decimal("0.01")
 REMARK_MAX = 50
 NO_CANTEEN_REMARK = "无食堂"
@@ -28,13 +31,15 @@ def share(total, ratio):
 def parse_number(text):
     """Digits and one decimal point, at most two decimals; None if empty; ValueError with the
     person's message otherwise."""
-    text = (text or "").strip()
+    text = numeral(text)
     if not text:
         return None
     if not NUMBER.fullmatch(text):
-        if re.fullmatch(r"\d+\.\d{3,}", text):
+        if re.fullmatch(r"[0-9]+\.[0-9]{3,}", text):
             raise ValueError("最多保留小数点后两位")
         raise ValueError("仅可输入数字与小数点")
+    if len(text.partition(".")[0].lstrip("0")) > WHOLE_DIGITS:
+        raise ValueError("超出允许范围")
     return Decimal(text)
 
 

@@ -7,6 +7,7 @@ from portal.accounts.kinds import FinanceLevel, UnitKind
 from portal.clock import to_china, utcnow
 from portal.errors import PermissionDenied, ValidationFailed
 from portal.extensions import db
+from portal.params import BadValue, parse_int
 from portal.reservations.form_rules import parse_number
 from portal.reservations.models import YearPolicy
 
@@ -50,8 +51,10 @@ def save_policy(actor, data):
     if not may_set_policy(actor):
         raise PermissionDenied("只有省级财政部门可以设置年度政策")
     errors, values = {}, {}
-    year_text = (data.get("year") or "").strip()
-    year = int(year_text) if year_text.isdigit() and 2020 <= int(year_text) <= 2100 else None
+    try:
+        year = parse_int(data.get("year"), minimum=2020, maximum=2099)
+    except BadValue:
+        year = None
     if year is None:
         errors["year"] = "请填写四位年度，如2025"
     for field, label in POLICY_NUMBERS.items():

@@ -69,8 +69,10 @@ def last_year_of(reservation):
                                                        Reservation.year == reservation.year - 1))
 
 
-def form_for(actor, policy, *, now=None):
-    """The unit's form of the year, opened as a draft on first use while filing is open."""
+def form_for(actor, policy, *, now=None, save=True):
+    """The unit's form of the year, opened as a draft on first use while filing is open. The
+    new draft is added to the session only when `save` is true (a POST): showing the empty form
+    writes nothing."""
     if not scope.is_budget_unit(actor):
         raise PermissionDenied("只有预算单位填报预留份额")
     reservation = db.session.scalar(select(Reservation).where(Reservation.unit_id == actor.unit_id,
@@ -84,9 +86,10 @@ def form_for(actor, policy, *, now=None):
     superior, finance = scope.superior_of(unit), scope.finance_of(unit)
     reservation = Reservation(unit_id=unit.id, year=policy.year, status=DRAFT, flags="",
                               superior_id=superior.id if superior else None, finance_id=finance.id,
-                              contact_name=actor.name, contact_mobile=actor.phone)
-    db.session.add(reservation)
-    db.session.flush()
+                              contact_name=actor.name, contact_mobile=actor.phone, unit=unit)
+    if save:
+        db.session.add(reservation)
+        db.session.flush()
     return reservation
 
 
