@@ -58,6 +58,7 @@ def load_settings(overrides=None):
         #: the portal's address as people reach it, printed in the QR codes of confirmation sheets
         "PUBLIC_BASE_URL": os.environ.get("PUBLIC_BASE_URL", "http://127.0.0.1:5000").rstrip("/"),
         #: reverse proxies in front (nginx: 1), whose X-Forwarded-* headers are trusted
+        "IMPORT_MAX_ROWS": _int("IMPORT_MAX_ROWS", 5000),
         "TRUSTED_PROXIES": _int("TRUSTED_PROXIES", 0),
     }
     uri = settings["SQLALCHEMY_DATABASE_URI"]

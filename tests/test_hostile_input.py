@@ -159,3 +159,11 @@ def test_no_page_adds_or_removes_a_row(app, matrix_tree, login, role, open_year)
     for url in urls:
         assert client.get(url).status_code < 500, url
     assert _row_counts(app) == before
+
+
+def test_a_percent_or_underscore_in_a_search_is_a_character_not_a_wildcard(as_role):
+    office = as_role("gz_office")
+    everything = office.get("/accounts/?q=%25").get_data(as_text=True)
+    assert "广州批发市场" not in everything  # no unit's name holds a %
+    assert "广州批发市场" in office.get("/accounts/?q=批发").get_data(as_text=True)
+    assert "广州批发市场" not in office.get("/accounts/?q=_").get_data(as_text=True)

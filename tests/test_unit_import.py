@@ -175,7 +175,7 @@ def test_a_credit_code_already_registered_is_refused(ctx, tree):
 
 @pytest.mark.parametrize("content, message", [
     (b"", "请选择要导入的Excel文件"),
-    (b"name,code\n", "无法读取该文件，请使用导入模板，保存为 .xlsx 格式后上传"),
+    (b"name,code\n", "该文件不是Excel文件（.xlsx），请使用导入模板，保存为 .xlsx 格式后上传"),
     (xlsx([], header=["名称", "代码"]), "第一个工作表中找不到表头“单位名称”，请使用导入模板"),
     (xlsx([], header=["序号", "单位名称", "联系人"]), "表头缺少以下列：统一社会信用代码、上级预算单位、手机号码（请使用导入模板）"),
     (xlsx([]), "文件中没有要导入的单位（表头下面是空的）"),
@@ -216,6 +216,26 @@ def test_the_error_workbook_is_the_own_file_with_an_error_column(ctx):
     assert [c.value for c in sheet[1]] == HEADER + ["错误原因"]
     assert [sheet.cell(row=r, column=7).value for r in (2, 3, 4)] == [None, "单位名称与第2行重复", None]
     assert sheet["B2"].fill.fill_type is None and sheet["B3"].fill.fill_type == "solid"
+
+
+def test_the_annotated_file_keeps_the_template_sheets_widths_and_text_columns(ctx):
+    """The file given back is a copy of the cells (see portal/spreadsheet): it still looks like
+    the template, with its second sheet, frozen header, widths and text-formatted columns."""
+    template = load_workbook(io.BytesIO(unit_import.template_workbook()))
+    for column, value in enumerate([1, "省测试单位", "x", None, "张三", "13912340001"], start=1):
+        template.active.cell(row=3, column=column, value=value)  # below the example row
+    buffer = io.BytesIO()
+    template.save(buffer)
+    annotated = load_workbook(io.BytesIO(unit_import.error_workbook(buffer.getvalue(), {3: ["统一社会信用代码不正确"]})))
+    assert annotated.sheetnames == ["预算单位导入", "填写说明"]
+    sheet = annotated["预算单位导入"]
+    assert sheet.freeze_panes == "A2"
+    assert sheet.column_dimensions["B"].width == 36 and sheet.column_dimensions["G"].width == 60
+    assert sheet["C3"].number_format == "@" and sheet["F40"].number_format == "@"
+    assert sheet["G1"].value == "错误原因" and sheet["G3"].value == "统一社会信用代码不正确"
+    assert sheet["A2"].value == "示例" and sheet["G2"].value is None
+    assert sheet["B3"].fill.start_color.rgb == "FFFFC7CE" and sheet["B2"].fill.fill_type is None
+    assert annotated["填写说明"]["A1"].value == "填写说明"
 
 
 def test_the_template_is_ready_to_fill(ctx, tree):
@@ -317,7 +337,7 @@ def test_an_unreadable_upload_is_a_422_with_the_message_beside_the_field(app, tr
     page = response.get_data(as_text=True)
     assert response.status_code == 422
     assert re.search(r'name="file"[^>]*>\s*<div class="invalid-feedback d-block" id="file-error">'
-                     r"无法读取该文件", page)
+                     r"该文件不是Excel文件（.xlsx）", page)
     token = csrf_token(client, "/budget-units/")
     empty = client.post("/budget-units/import", data={"csrf_token": token}, content_type="multipart/form-data")
     assert empty.status_code == 422 and "请选择要导入的Excel文件" in empty.get_data(as_text=True)

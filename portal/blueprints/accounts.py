@@ -48,9 +48,10 @@ def index():
     if kind:
         query = query.where(Unit.kind == kind)
     if query_text:
-        like = f"%{query_text}%"
-        query = query.where(or_(Unit.name.like(like), Unit.accounts.any(Account.name.like(like)),
-                                Unit.accounts.any(Account.phone.like(like))))
+        # autoescape: a % or _ typed into the search is a character, not a wildcard
+        query = query.where(or_(Unit.name.contains(query_text, autoescape=True),
+                                Unit.accounts.any(Account.name.contains(query_text, autoescape=True)),
+                                Unit.accounts.any(Account.phone.contains(query_text, autoescape=True))))
     units, next_after = keyset_page(query, Unit.id, id_arg("after"))
     kinds_present = db.session.scalars(
         select(Unit.kind).where(rules.managed_units_clause(current_user)).group_by(Unit.kind)

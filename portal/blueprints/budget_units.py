@@ -9,6 +9,7 @@ from flask import Blueprint, abort, current_app, flash, redirect, send_file, ses
 from flask_login import current_user
 from sqlalchemy import or_, select
 
+from portal import spreadsheet
 from portal.accounts.models import Account, Unit
 from portal.accounts.rules import is_admin
 from portal.blueprints.common import apply_errors, load_or_404, render_page, requires
@@ -70,8 +71,13 @@ def import_units():
     upload = form.file.data
     data = upload.read(unit_import.MAX_BYTES + 1) if upload else b""
     filename = (upload.filename if upload else "") or "预算单位.xlsx"
+    limits = spreadsheet.Limits(max_rows=current_app.config["IMPORT_MAX_ROWS"])
     try:
-        result = unit_import.import_budget_units(current_user, data)
+        result = unit_import.import_budget_units(current_user, data, limits)
+        if not result.ok:
+            db.session.rollback()
+            _keep_error_file(unit_import.error_workbook(data, result.errors, limits), filename)
+            return _index(ImportForm(), 422, result=result, filename=filename)
     except PermissionDenied:
         db.session.commit()  # keep the audit row of the refusal
         abort(403)
@@ -79,10 +85,6 @@ def import_units():
         db.session.rollback()
         apply_errors(form, failed.errors)
         return _index(form, 422)
-    if not result.ok:
-        db.session.rollback()
-        _keep_error_file(unit_import.error_workbook(data, result.errors), filename)
-        return _index(ImportForm(), 422, result=result, filename=filename)
     db.session.commit()
     session.pop(ERROR_FILE_KEY, None)
     return _index(ImportForm(), result=result, filename=filename)

@@ -60,7 +60,8 @@ class TotalFilters:
         if self.category_id:
             query = query.where(RecordTotal.category_id == self.category_id)
         if self.province_code:
-            query = query.where(RecordTotal.origin_county_code.like(self.province_code[:2] + "%"))
+            query = query.where(RecordTotal.origin_county_code.startswith(self.province_code[:2],
+                                                                             autoescape=True))
         return query
 
 

@@ -167,7 +167,7 @@ def counties_of(province_code=None):
     query = (select(Region).where(Region.level == "county").order_by(Region.code)
              .options(joinedload(Region.parent).joinedload(Region.parent), joinedload(Region.helper_city)))
     if province_code:
-        query = query.where(Region.code.like(f"{province_code[:2]}%"))
+        query = query.where(Region.code.startswith(province_code[:2], autoescape=True))
     return db.session.scalars(query).all()
 
 

@@ -6,17 +6,15 @@ opens every unit through `accounts.service.open_unit`, so each unit gets its adm
 and its audit row exactly as when it is opened by hand. Nothing here reads the request.
 """
 import io
-import zipfile
 from dataclasses import dataclass, field
 from datetime import date, datetime
 
-from openpyxl import Workbook, load_workbook
+from openpyxl import Workbook
 from openpyxl.styles import Font, PatternFill
 from openpyxl.utils import get_column_letter
-from openpyxl.utils.exceptions import InvalidFileException
 from sqlalchemy import select
 
-from portal import audit
+from portal import audit, spreadsheet
 from portal.accounts import rules, service
 from portal.accounts.kinds import AccountRole, UnitKind
 from portal.accounts.models import Unit
@@ -121,27 +119,21 @@ def _find_header(rows):
     return None, {}
 
 
-def _open_workbook(workbook_bytes, *, read_only, data_only=True):
+def _sheet_values(workbook_bytes, limits, formulas=False):
+    """The first sheet's rows, read within `limits` (portal.spreadsheet: no bomb gets through)."""
     if not workbook_bytes:
         raise ValidationFailed({"file": "请选择要导入的Excel文件"})
     if len(workbook_bytes) > MAX_BYTES:
         raise ValidationFailed({"file": f"文件不能超过{MAX_BYTES // 1024 // 1024}MB"})
     try:
-        return load_workbook(io.BytesIO(workbook_bytes), read_only=read_only, data_only=data_only)
-    except (InvalidFileException, zipfile.BadZipFile, KeyError, ValueError, OSError):
-        raise ValidationFailed({"file": "无法读取该文件，请使用导入模板，保存为 .xlsx 格式后上传"}) from None
+        return spreadsheet.read_rows(workbook_bytes, limits, formulas=formulas)
+    except spreadsheet.WorkbookRefused as refused:
+        raise ValidationFailed({"file": refused.message}) from None
 
 
-def read_rows(workbook_bytes):
+def read_rows(workbook_bytes, limits=spreadsheet.Limits()):
     """The data rows of the first sheet as ImportRow, blank rows and the example row left out."""
-    workbook = _open_workbook(workbook_bytes, read_only=True)
-    try:
-        if not workbook.worksheets:
-            raise ValidationFailed({"file": "文件中没有工作表"})
-        # read_only sheets may carry a wrong <dimension>: read every row as it comes
-        values = [list(row) for row in workbook.worksheets[0].iter_rows(values_only=True)]
-    finally:
-        workbook.close()
+    values = _sheet_values(workbook_bytes, limits)
     header_index, columns = _find_header(values)
     if header_index is None:
         raise ValidationFailed({"file": "第一个工作表中找不到表头“单位名称”，请使用导入模板"})
@@ -269,7 +261,7 @@ def check_rows(finance, rows):
 
 # --- importing ----------------------------------------------------------------------------------
 
-def import_budget_units(actor, workbook_bytes):
+def import_budget_units(actor, workbook_bytes, limits=spreadsheet.Limits()):
     """Check every row of the sheet, then open every unit or none.
 
     A file that cannot be read raises ValidationFailed({"file": ...}). Wrong rows come back in
@@ -279,7 +271,7 @@ def import_budget_units(actor, workbook_bytes):
         audit.record("units_imported", actor=actor, result="denied")
         raise PermissionDenied("只有财政部门管理员可以导入预算单位")
     finance = actor.unit
-    result = ImportResult(rows=read_rows(workbook_bytes))
+    result = ImportResult(rows=read_rows(workbook_bytes, limits))
     result.errors, superiors = check_rows(finance, result.rows)
     if result.errors:
         return result
@@ -318,41 +310,24 @@ def import_budget_units(actor, workbook_bytes):
 
 # --- files --------------------------------------------------------------------------------------
 
-def error_workbook(original_bytes, errors_by_row):
+def error_workbook(original_bytes, errors_by_row, limits=spreadsheet.Limits()):
     """The person's own file with an 错误原因 column: each wrong row's messages and a light red fill.
 
     A file sent back with an 错误原因 column already (a corrected error file) reuses it.
     """
-    # formulas stay formulas: only the error column and the fills change
-    workbook = _open_workbook(original_bytes, read_only=False, data_only=False)
-    sheet = workbook.worksheets[0]
-    header_rows = [[c.value for c in row] for row in sheet.iter_rows(max_row=HEADER_SEARCH_ROWS)]
-    header_index, _ = _find_header(header_rows)
+    # formulas as typed, so that the new column lands right of every cell, computed or not
+    values = _sheet_values(original_bytes, limits, formulas=True)
+    header_index, _ = _find_header(values)
     header_row = (header_index or 0) + 1
-    error_column = next((c.column for c in sheet[header_row] if _header_key(c.value) == ERROR_HEADER), None)
-    reused = error_column is not None
-    if not reused:
-        error_column = sheet.max_column + 1
-    header = sheet.cell(row=header_row, column=error_column, value=ERROR_HEADER)
-    header.font = Font(bold=True)
-    sheet.column_dimensions[get_column_letter(error_column)].width = 60
-
-    last_row = max([sheet.max_row, *errors_by_row]) if errors_by_row else sheet.max_row
-    for number in range(header_row + 1, last_row + 1):
-        messages = errors_by_row.get(number)
-        if messages:
-            sheet.cell(row=number, column=error_column, value="；".join(messages))
-            for column in range(1, error_column + 1):
-                sheet.cell(row=number, column=column).fill = ERROR_FILL
-        elif reused:
-            sheet.cell(row=number, column=error_column).value = None
-            for column in range(1, error_column + 1):
-                cell = sheet.cell(row=number, column=column)
-                if cell.fill == ERROR_FILL:
-                    cell.fill = PatternFill(fill_type=None)
-    buffer = io.BytesIO()
-    workbook.save(buffer)
-    return buffer.getvalue()
+    header = values[header_row - 1] if len(values) >= header_row else ()
+    existing = next((i for i, v in enumerate(header, start=1) if _header_key(v) == ERROR_HEADER), None)
+    try:
+        return spreadsheet.annotated_copy(
+            original_bytes, header_row=header_row, column=existing or max(map(len, values), default=0) + 1,
+            header=ERROR_HEADER, notes={n: "；".join(m) for n, m in errors_by_row.items()}, fill=ERROR_FILL,
+            clear_fill=existing is not None, limits=limits)
+    except spreadsheet.WorkbookRefused as refused:
+        raise ValidationFailed({"file": refused.message}) from None
 
 
 TEMPLATE_COLUMNS = [
