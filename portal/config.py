@@ -55,10 +55,10 @@ def load_settings(overrides=None):
         "RECORD_AMOUNT_ALERT": Decimal(os.environ.get("RECORD_AMOUNT_ALERT", "500000")),
         "VOUCHER_MAX_MB": _int("VOUCHER_MAX_MB", 10),
         "EXPORT_MAX_ROWS": _int("EXPORT_MAX_ROWS", 200000),
+        "IMPORT_MAX_ROWS": _int("IMPORT_MAX_ROWS", 5000),
         #: the portal's address as people reach it, printed in the QR codes of confirmation sheets
         "PUBLIC_BASE_URL": os.environ.get("PUBLIC_BASE_URL", "http://127.0.0.1:5000").rstrip("/"),
         #: reverse proxies in front (nginx: 1), whose X-Forwarded-* headers are trusted
-        "IMPORT_MAX_ROWS": _int("IMPORT_MAX_ROWS", 5000),
         "TRUSTED_PROXIES": _int("TRUSTED_PROXIES", 0),
     }
     uri = settings["SQLALCHEMY_DATABASE_URI"]
