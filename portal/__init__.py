@@ -92,4 +92,5 @@ def _init_templates(app):
     app.jinja_env.filters["date"] = clock.format_date
     app.jinja_env.filters["date_long"] = clock.format_date_long
     app.jinja_env.filters["money"] = clock.format_money
+    app.jinja_env.filters["quantity"] = clock.format_quantity
     app.jinja_env.globals["UnitKind"] = UnitKind

@@ -65,7 +65,8 @@ def act(record_id):
     version, reason = id_arg("version", request.form), request.form.get("reason", "")
     if version is None:
         abort(400)  # an action names the version its reviewer looked at
-    context = dict(record=record, flag_labels=FLAG_LABELS, conflict=None, reason_error=None, reason=reason)
+    context = dict(record=record, flag_labels=FLAG_LABELS, conflict=None, reason_error=None, reason=reason,
+                   in_panel=request.form.get("view") == "panel")
     try:
         message = _decide(record, request.form.get("decision"), version, reason)
     except ValidationFailed as failed:
@@ -80,9 +81,16 @@ def act(record_id):
         if not htmx:
             flash(conflict.message, "warning")
             return redirect(url_for("records.detail", record_id=record.id))
+        # The page shows the record as it now is, with the message kept beside it (no toast that
+        # fades away over stale buttons); in the queue the whole panel is redrawn.
         context.update(record=record, level=rules.review_level(current_user, record), conflict=conflict.message)
-        response = fragment("records/_review_actions.html", "review_actions", **context)
-        return with_toast(response, conflict.message, "warning", queueChanged=True), 409
+        if context["in_panel"]:
+            response = fragment("reviews/_panel.html", "panel", **context)
+            response.headers.update({"HX-Retarget": "#review-panel-card", "HX-Reswap": "outerHTML"})
+        else:
+            response = fragment("records/_review_actions.html", "review_actions", **context)
+        response.headers["HX-Trigger"] = "queueChanged"
+        return response, 409
     except PermissionDenied as denied:
         db.session.rollback()
         abort(403, denied.message)

@@ -1,10 +1,12 @@
 // Small page behaviour shared by every screen: HTMX settings, toasts, code countdowns.
 document.addEventListener("DOMContentLoaded", function () {
-  // Validation errors come back as 422 with the form re-rendered: swap them like a 200.
+  // Validation errors come back as 422 with the form re-rendered, and a lost race as 409 with the
+  // record's current state and the message inline: swap them like a 200 (no error toast).
   htmx.config.responseHandling = [
     { code: "204", swap: false },
     { code: "[23]..", swap: true },
     { code: "422", swap: true },
+    { code: "409", swap: true },
     { code: "[45]..", swap: false, error: true },
   ];
 
@@ -94,6 +96,14 @@ document.addEventListener("DOMContentLoaded", function () {
       all.closest("table").querySelectorAll("[name=" + all.dataset.selectAll + "]").forEach(function (box) { box.checked = all.checked; });
     }
     if (all.dataset.autosubmit !== undefined && all.form) all.form.submit();
+  });
+
+  // Swapped-in content names where focus goes (data-focus: a panel's heading, an outcome, the field
+  // to correct), so that keyboard and screen-reader users are not left at the top of the page.
+  htmx.onLoad(function (root) {
+    if (root === document.body || !root.querySelector) return;
+    var target = root.matches("[data-focus]") ? root : root.querySelector("[data-focus]");
+    if (target) target.focus();
   });
 
   htmx.onLoad(function (root) {
