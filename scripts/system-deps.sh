@@ -5,7 +5,10 @@ set -euo pipefail
 
 missing=()
 [ -x /usr/bin/chromium ] || missing+=(chromium)
-fc-list 2>/dev/null | grep -q "Noto Sans CJK" || missing+=(fonts-noto-cjk)
+# Capture fc-list first: `fc-list | grep -q` under pipefail fails whenever grep exits early and
+# fc-list dies of SIGPIPE, so the fonts were reported missing in about half the runs.
+fonts=$(fc-list 2>/dev/null || true)
+grep -q "Noto Sans CJK" <<<"$fonts" || missing+=(fonts-noto-cjk)
 command -v pdftotext >/dev/null 2>&1 || missing+=(poppler-utils)
 
 if [ ${#missing[@]} -eq 0 ]; then

@@ -317,6 +317,22 @@ def test_compute_shows_the_amounts_and_the_minimum(app, tree, school, year):
     assert count(app, Reservation) == 0
 
 
+def test_the_preview_refuses_what_the_save_refuses(app, tree, school, year):
+    """100.01% is a message in the live preview as on saving, not an amount."""
+    typed_in = {"canteen_type": "own", "canteen_total": "1000000", "ratio": "100.01", "union_need": "1",
+                "union_total": "200000", "union_ratio": "100.01", "csrf_token": any_token(school)}
+    root = dom(school.post(f"/reservations/{year}/compute", data=typed_in))
+    assert text(by_id(root, "reserved-amount")) == "-" and text(by_id(root, "union-expected")) == "-"
+    assert text(by_id(root, "ratio-live-error")) == "预留比例不能超过100%"
+    assert text(by_id(root, "union-ratio-live-error")) == "工会采购预留比例不能超过100%"
+    # below the year's minimum: the message, and no amount either
+    root = dom(school.post(f"/reservations/{year}/compute", data={**typed_in, "ratio": "29.99", "union_ratio": "20"}))
+    assert text(by_id(root, "reserved-amount")) == "-" and text(by_id(root, "union-expected")) == "40,000.00"
+    # a field not yet typed in is no mistake yet
+    root = dom(school.post(f"/reservations/{year}/compute", data={**typed_in, "canteen_total": "", "ratio": "30"}))
+    assert root.find(".//*[@id='ratio-live-error']") is None
+
+
 def test_a_step_saved_from_a_page_left_open_is_refused_not_lost(app, tree, school, year):
     """Two tabs on the same form: the contacts page was opened before the figures were saved
     again in the other tab; saving it then is refused with a message, and changes nothing."""

@@ -126,9 +126,17 @@ def _save_step(step, save, form, reservation, policy, **on_refusal):
 
 
 def _amounts(data, policy):
+    """The preview shows an amount only when the save would accept its figures (100.01% is a message)."""
     values, errors = form_rules.check_figures(data, policy)
-    return {"reserved_amount": values.get("reserved_amount"), "union_expected": values.get("union_expected"),
-            "ratio_error": errors.get("ratio"), "union_ratio_error": errors.get("union_ratio")}
+    def typed_error(*fields):  # a field still empty is not yet a mistake while someone types
+        return next((errors[f] for f in fields if f in errors and (data.get(f) or "").strip()), None)
+
+    reserved_ok = not {"canteen_total", "ratio"} & errors.keys()
+    union_ok = not {"union_total", "union_ratio"} & errors.keys()
+    return {"reserved_amount": values.get("reserved_amount") if reserved_ok else None,
+            "union_expected": values.get("union_expected") if union_ok else None,
+            "ratio_error": typed_error("ratio", "canteen_total"),
+            "union_ratio_error": typed_error("union_ratio", "union_total")}
 
 
 @bp.post("/<int(min=2000, max=2099):year>/compute")
