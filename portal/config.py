@@ -40,6 +40,9 @@ def load_settings(overrides=None):
         "SMS_LIMIT_PER_DAY": _int("SMS_LIMIT_PER_DAY", 10),
         "SMS_SEND_IP_LIMIT": os.environ.get("SMS_SEND_IP_LIMIT", "30 per hour"),
         "LOGIN_IP_LIMIT": os.environ.get("LOGIN_IP_LIMIT", "60 per hour"),
+        #: the graphic captcha before an SMS code is sent: "off" only for local scripts and
+        #: automated checks (refused in production)
+        "LOGIN_CAPTCHA": os.environ.get("LOGIN_CAPTCHA", "on").strip().lower(),
         #: the public page that verifies a printed confirmation sheet by its code
         "VERIFY_IP_LIMIT": os.environ.get("VERIFY_IP_LIMIT", "60 per minute"),
         # Sessions: idle and absolute timeouts, enforced on the server side.
@@ -88,6 +91,11 @@ def check_settings(settings):
             raise ConfigurationError(
                 "PORTAL_ENV=production needs its own SECRET_KEY of at least 32 characters"
             )
+    if settings.get("LOGIN_CAPTCHA") not in ("on", "off"):
+        raise ConfigurationError(f"LOGIN_CAPTCHA must be on or off, not {settings.get('LOGIN_CAPTCHA')!r}")
+    if settings["PORTAL_ENV"] == "production" and settings["LOGIN_CAPTCHA"] == "off":
+        raise ConfigurationError("LOGIN_CAPTCHA=off is for local scripts and automated checks; "
+                                 "production keeps the graphic captcha before SMS codes")
     if settings["SMS_BACKEND"] not in ("outbox", "console", "http"):
         raise ConfigurationError(f"unknown SMS_BACKEND {settings['SMS_BACKEND']!r}")
     if settings["SMS_BACKEND"] == "http" and not settings["SMS_HTTP_URL"]:

@@ -75,6 +75,7 @@ def app_factory(database_url, tmp_path):
             "SMS_BACKEND": "outbox",
             "TESTING": True,
             "RATELIMIT_STORAGE_URI": "memory://",
+            "LOGIN_CAPTCHA": "off",  # tests/test_captcha.py and the captcha journey turn it on
         }
         config.update(overrides)
         app = create_app(config)

@@ -281,6 +281,7 @@ MATRIX = {
     "auth.register": ("GET", lambda t: "/register", public),
     "auth.send_register_code": ("POST", lambda t: "/register/code", public),
     "auth.register_submit": ("POST", lambda t: "/register", public),
+    "auth.captcha": ("GET", lambda t: "/captcha", public),
     "health.healthz": ("GET", lambda t: "/healthz", public),
     "home.index": ("GET", lambda t: "/", logged_in),
     "accounts.index": ("GET", lambda t: "/accounts/", admins),

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import phonenumbers
 import pytest
-from hypothesis import HealthCheck, assume, given, settings
+from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import func, insert, select
 from sqlalchemy.exc import DataError, IntegrityError

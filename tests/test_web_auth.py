@@ -13,6 +13,7 @@ from sqlalchemy import func, select, update
 from portal.accounts.models import Account, LoginSession, SmsCode, Unit
 from portal.clock import utcnow
 from portal.extensions import db
+from portal.accounts.codes import CODE_GONE
 from tests.conftest import csrf_token
 from tests.factories import credit_code
 
@@ -225,7 +226,7 @@ def test_empty_code_and_code_never_sent(client, tree):
     assert errors_near(text_of(empty), "code") == ["请输入短信验证码"]
     never = post_login(client, GZ_OFFICE, "123456")
     assert never.status_code == 422
-    assert errors_near(text_of(never), "code") == ["请先获取短信验证码"]
+    assert errors_near(text_of(never), "code") == [CODE_GONE]
 
 
 def test_malformed_phone_at_login_is_refused_beside_the_phone(client, tree):
@@ -245,7 +246,7 @@ def test_expired_code_is_refused(app, client, tree, outbox):
         db.session.commit()
     response = post_login(client, GZ_OFFICE, code)
     assert response.status_code == 422
-    assert errors_near(text_of(response), "code") == ["验证码已过期，请重新获取"]
+    assert errors_near(text_of(response), "code") == [CODE_GONE]
     assert input_value(text_of(response), "phone") == GZ_OFFICE
     assert is_login_redirect(client.get("/"))
 
@@ -256,7 +257,8 @@ def test_used_code_cannot_log_in_again(app, client, tree, outbox, login):
     assert logout(client).status_code == 302
     replay = post_login(client, GZ_OFFICE, code)
     assert replay.status_code == 422
-    assert errors_near(text_of(replay), "code") == ["验证码已使用，请重新获取"]
+    # the same words as for a number that never logged in (tests/test_login_privacy.py)
+    assert errors_near(text_of(replay), "code") == [CODE_GONE]
     assert is_login_redirect(client.get("/"))
     # ... not even from another browser
     other = app.test_client()
@@ -500,7 +502,7 @@ def test_full_registration_then_login(app_factory, app, tree, outbox, login):
     client = generous(app_factory).test_client()
     sent = send_code(client, NEW_PHONE, path="/register/code")
     assert sent.status_code == 200
-    assert "验证码已发送至 138****8000" in text_of(sent)
+    assert "短信已发送至 138****8000" in text_of(sent)
     code = outbox.last_code(NEW_PHONE)
     assert code and "注册验证码" in outbox.messages(NEW_PHONE)[-1]["text"]
     response = post_register(client, code=code, credit_code=NEW_CREDIT.lower())
@@ -576,11 +578,14 @@ def test_duplicate_phone_is_refused_without_telling_a_stranger(app, client, tree
     assert input_value(page, "phone") == GZ_MARKET
     _assert_kept(page, phone=True)
     assert _unit_count(app) == before
-    # asking for a register code for that number says so too, and sends nothing
+    # asking for a register code for that number answers as for any number; the number's owner
+    # is told by SMS to log in instead, and gets no code
     sent = send_code(client, GZ_MARKET, path="/register/code")
-    assert sent.status_code == 422
-    assert "该手机号已开通账号，请直接登录" in text_of(sent)
-    assert outbox.messages(GZ_MARKET) == []
+    assert sent.status_code == 200
+    assert "已开通账号" not in text_of(sent).split("如该手机号已开通账号")[0]
+    [notice] = outbox.messages(GZ_MARKET)
+    assert "该手机号已开通账号，无需重复注册" in notice["text"]
+    assert outbox.last_code(GZ_MARKET) is None
 
 
 def test_missing_city_is_refused_beside_the_city(app, client, tree):
@@ -630,7 +635,7 @@ def test_register_code_of_another_number_does_not_count(app_factory, app, tree, 
     other = outbox.last_code("13800138001")
     response = post_register(client, code=other)
     assert response.status_code == 422
-    assert errors_near(text_of(response), "code") == ["请先获取短信验证码"]
+    assert errors_near(text_of(response), "code") == [CODE_GONE]
 
 
 def test_login_code_does_not_register(app_factory, app, tree, outbox):

@@ -71,7 +71,8 @@ def planned_account_phones(rows):
     for account_id, unit_id, unit_name, phone in rows:
         normalised = canonical_mobile(phone)
         if normalised is None:
-            unreadable.append(f"  account {account_id} (unit {unit_id} {unit_name}): {phone!r} is not a mainland mobile")
+            unreadable.append(f"  account {account_id} (unit {unit_id} {unit_name}): "
+                              f"{phone!r} is not a mainland mobile")
             continue
         by_phone.setdefault(normalised, []).append((account_id, unit_id, unit_name))
         if normalised != phone:

@@ -1,7 +1,7 @@
 from datetime import datetime
 
 from flask_login import UserMixin
-from sqlalchemy import Boolean, DateTime, ForeignKey, Integer, String
+from sqlalchemy import Boolean, DateTime, ForeignKey, Index, Integer, String
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from portal.accounts.kinds import AccountRole, FinanceLevel, UnitKind, role_label
@@ -140,3 +140,34 @@ class SmsCode(db.Model):
     #: whether a message actually went out (not for unknown numbers at login)
     delivered: Mapped[bool] = mapped_column(Boolean, default=True)
     ip: Mapped[str | None] = mapped_column(String(45))
+
+
+class CodeFailure(db.Model):
+    """One wrong try at an SMS code, with the address it came from.
+
+    Tries are limited per code *and address* and per number *and address*, so that a stranger's
+    wrong tries from one network never lock the owner out on another; the owner's next correct
+    code (SmsCode.used_at) ends the count for the number.
+    """
+
+    __tablename__ = "code_failure"
+    __table_args__ = (Index("ix_code_failure_phone_ip_at", "phone", "ip", "created_at"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    code_id: Mapped[int] = mapped_column(ForeignKey("sms_code.id", ondelete="CASCADE"), index=True)
+    phone: Mapped[str] = mapped_column(String(11))
+    #: the client's address; "" when the caller knows none (commands, tests)
+    ip: Mapped[str] = mapped_column(String(45))
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+
+
+class CaptchaUse(db.Model):
+    """A graphic captcha already checked, right or wrong: the session that carried it is signed,
+    not stored, so a copy of the cookie could otherwise be replayed. Rows older than a captcha's
+    life are removed, since an expired captcha is refused anyway."""
+
+    __tablename__ = "captcha_use"
+
+    #: the random nonce the captcha was issued with
+    nonce: Mapped[str] = mapped_column(String(32), primary_key=True)
+    used_at: Mapped[datetime] = mapped_column(DateTime, index=True)

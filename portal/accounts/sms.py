@@ -19,6 +19,9 @@ class SmsDeliveryError(RuntimeError):
 class OutboxBackend:
     """Appends each message as one JSON line to instance/sms_outbox.jsonl (local installs, tests)."""
 
+    #: a local write: sent within the request (see send_unobserved)
+    immediate = True
+
     def __init__(self, path):
         self.path = Path(path)
 
@@ -36,12 +39,17 @@ class OutboxBackend:
 class ConsoleBackend:
     """Writes each message to the application log (a developer's terminal)."""
 
+    immediate = True
+
     def send(self, phone, text, kind):
         log.warning("SMS to %s [%s]: %s", phone, kind, text)
 
 
 class HttpBackend:
     """Posts {"phone", "text", "kind"} as JSON to the operator's SMS gateway."""
+
+    #: a network round trip: sent after the response (see send_unobserved)
+    immediate = False
 
     def __init__(self, url, token, timeout=5):
         self.url, self.token, self.timeout = url, token, timeout
@@ -77,3 +85,28 @@ def send_sms(phone, text, kind):
     """Send one message through the configured backend, signed with the portal's name."""
     config = current_app.config
     backend_for(config).send(phone, config["SMS_SIGNATURE"] + text, kind)
+
+
+def send_unobserved(response, phone, text, kind):
+    """Send a login or registration message so that the answer's timing does not tell whether
+    one was due (numbers without an account get none). A gateway call takes a network round
+    trip: it goes out once the response has been sent (gunicorn closes the response after
+    writing it). The local backends write at once, so that a developer sees the code
+    straight away. A failed send is logged, never shown: the person asks again after the minute.
+    """
+    config = current_app.config
+    backend = backend_for(config)
+    signed = config["SMS_SIGNATURE"] + text
+    logger = current_app.logger  # after the response there is no app context to find it in
+
+    def send():
+        try:
+            backend.send(phone, signed, kind)
+        except Exception:  # after the response nobody else would hear of it
+            logger.exception("SMS %s to %s failed", kind, f"{phone[:3]}****{phone[-4:]}")
+
+    if backend.immediate:
+        send()
+    else:
+        response.call_on_close(send)
+    return response

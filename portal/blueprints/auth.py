@@ -1,17 +1,24 @@
-"""Login by mobile number and SMS code, logout, and enterprise self-registration."""
+"""Login by mobile number and SMS code, logout, and enterprise self-registration.
+
+What a stranger can learn here is the same for every number: the answers to code requests and
+to wrong codes, and the work done before them, do not depend on whether the number has an
+account (see portal/accounts/codes.py for the limits only the owner can end).
+"""
+import json
 from urllib.parse import urlsplit
 
-from flask import Blueprint, current_app, flash, redirect, render_template, request, session, url_for
+from flask import Blueprint, current_app, flash, make_response, redirect, render_template, request, session, url_for
 from flask_login import current_user, login_user, logout_user
 from sqlalchemy import select
+from sqlalchemy.orm import joinedload
 
 from portal import audit
-from portal.accounts import service
+from portal.accounts import captcha, service
 from portal.accounts.codes import CodePolicy, CodeRefused, check_code, issue_code
 from portal.accounts.models import Account, mask_phone
 from portal.accounts.sessions import end_session, start_session
-from portal.accounts.sms import send_sms
-from portal.accounts.validators import normalize_mobile
+from portal.accounts.sms import send_unobserved
+from portal.accounts.validators import MOBILE_FORMAT_MESSAGE, normalize_mobile
 from portal.blueprints.common import apply_errors, fragment
 from portal.clock import utcnow
 from portal.errors import ValidationFailed
@@ -22,6 +29,15 @@ from portal.reference.models import GuangdongCity
 bp = Blueprint("auth", __name__)
 
 PURPOSE_TEXT = {"login": "登录", "register": "注册"}
+#: one answer to a code request, true whether or not the number has an account
+SENT = {
+    "login": "如该手机号已开通账号，验证码已发送至 {phone}，{minutes}分钟内有效",
+    "register": "短信已发送至 {phone}，请查收：验证码{minutes}分钟内有效；如该手机号已开通账号，短信将提示您直接登录",
+}
+#: what the owner of a registered number receives instead of a registration code
+ALREADY_REGISTERED_SMS = "该手机号已开通账号，无需重复注册，请直接使用手机号和短信验证码登录。如非本人操作，请忽略本短信。"
+#: an image costs a few milliseconds to draw
+CAPTCHA_IP_LIMIT = "60 per minute"
 
 
 def _policy():
@@ -32,34 +48,92 @@ def _ip_limit(name):
     return lambda: current_app.config[name]
 
 
-def _send_code(phone_value, purpose, deliver_to_known_only):
-    """Issue a code and say the same thing whether or not the number has an account."""
-    phone = normalize_mobile(phone_value)
+def _captcha_on():
+    return current_app.config["LOGIN_CAPTCHA"] == "on"
+
+
+def _captcha_text():
+    """The text of a new captcha; tests set CAPTCHA_TEXT_FACTORY to know it, as a person reads it."""
+    return (current_app.config.get("CAPTCHA_TEXT_FACTORY") or captcha.random_text)()
+
+
+def _captcha_passed(form):
+    """Check the captcha of this session, using it up whatever the answer."""
+    if not _captcha_on():
+        return True
+    issued = session.pop(captcha.SESSION_KEY, None)
+    return captcha.check(current_app.config["SECRET_KEY"], issued, form.captcha.data, utcnow())
+
+
+def _code_status(ok, message, *, status=200, captcha_message="", refresh=None):
+    """The answer to a code request: its message under the code field, the captcha's beside the
+    captcha, and (when the captcha was used up) the event on which portal.js shows a new one."""
+    response = fragment("auth/_code_status.html", "status", ok=ok, message=message,
+                        captcha_on=_captcha_on(), captcha_message=captcha_message)
+    response.status_code = status
+    if refresh is not None and _captcha_on():
+        response.headers["HX-Trigger"] = json.dumps({"captchaRefresh": {"focus": refresh == "focus"}})
+    return response
+
+
+def _send_code(form, purpose):
+    """Issue a code and answer the same whether or not the number has an account.
+
+    Login: only an active account's number receives the code. Registration: an unknown number
+    receives the code, a registered one a message saying so. Either way a code row is counted
+    for the limits, and the same queries run.
+    """
+    phone = normalize_mobile(form.phone.data)
     if phone is None:
-        return None, "手机号码格式不正确，请输入11位大陆手机号"
-    account = db.session.scalar(select(Account).where(Account.phone == phone))
-    deliver = (account is not None and account.is_active) if deliver_to_known_only else True
+        return _code_status(False, MOBILE_FORMAT_MESSAGE, status=422)
+    if not _captcha_passed(form):
+        db.session.commit()  # the captcha's use is kept
+        return _code_status(False, "", status=422, captcha_message=captcha.WRONG, refresh="focus")
+    account = db.session.scalar(select(Account).options(joinedload(Account.unit)).where(Account.phone == phone))
+    if purpose == "login":
+        deliver, notice = account is not None and account.is_active, None
+    else:
+        deliver, notice = account is None, ALREADY_REGISTERED_SMS if account is not None else None
     try:
         _, code = issue_code(_policy(), phone, purpose, deliver=deliver, ip=request.remote_addr)
     except CodeRefused as refused:
         audit.record("code_refused", object_ref=f"phone:{mask_phone(phone)}", result="denied",
-                     detail={"purpose": purpose, "reason": refused.message})
+                     detail={"purpose": purpose, "reason": refused.reason})
         db.session.commit()
-        return None, refused.message
-    audit.record("code_sent", actor=account if deliver_to_known_only else None,
-                 object_ref=f"phone:{mask_phone(phone)}", detail={"purpose": purpose, "delivered": deliver})
+        return _code_status(False, refused.message, status=422, refresh="quiet")
+    audit.record("code_sent", actor=account if purpose == "login" else None, object_ref=f"phone:{mask_phone(phone)}",
+                 detail={"purpose": purpose, "delivered": deliver})
     db.session.commit()
+    minutes = current_app.config["LOGIN_CODE_TTL_MINUTES"]
+    response = _code_status(True, SENT[purpose].format(phone=mask_phone(phone), minutes=minutes), refresh="quiet")
     if deliver:
-        minutes = current_app.config["LOGIN_CODE_TTL_MINUTES"]
-        send_sms(phone, f"您的{PURPOSE_TEXT[purpose]}验证码为{code}，{minutes}分钟内有效。"
-                        "如非本人操作，请忽略本短信。", kind=f"{purpose}_code")
-    return phone, None
+        send_unobserved(response, phone, f"您的{PURPOSE_TEXT[purpose]}验证码为{code}，{minutes}分钟内有效。"
+                                         "如非本人操作，请忽略本短信。", kind=f"{purpose}_code")
+    elif notice:
+        send_unobserved(response, phone, notice, kind="register_notice")
+    return response
+
+
+def _expired_page():
+    return _code_status(False, "页面已过期，请刷新后重试", status=400)
 
 
 def _safe_next(target):
     if target and urlsplit(target).netloc == "" and target.startswith("/") and not target.startswith("//"):
         return target
     return url_for("home.index")
+
+
+@bp.get("/captcha", endpoint="captcha")
+@limiter.limit(CAPTCHA_IP_LIMIT)
+def captcha_image():
+    """A new graphic captcha for this session, as a PNG that no cache keeps."""
+    text = _captcha_text()
+    session[captcha.SESSION_KEY] = captcha.issue(current_app.config["SECRET_KEY"], text, utcnow())
+    response = make_response(captcha.render_png(text))
+    response.headers["Content-Type"] = "image/png"
+    response.headers["Cache-Control"] = "no-store"
+    return response
 
 
 @bp.get("/login")
@@ -75,12 +149,15 @@ def login():
 def send_login_code():
     form = PhoneForm()
     if not form.validate_on_submit():
-        return fragment("auth/_code_status.html", "status", ok=False,
-                        message="页面已过期，请刷新后重试"), 400
-    phone, error = _send_code(form.phone.data, "login", deliver_to_known_only=True)
-    status = 422 if error else 200
-    message = error or f"验证码已发送至 {mask_phone(phone)}，{current_app.config['LOGIN_CODE_TTL_MINUTES']}分钟内有效"
-    return fragment("auth/_code_status.html", "status", ok=error is None, message=message), status
+        return _expired_page()
+    return _send_code(form, "login")
+
+
+def _refuse_login(form, field, message, reason, phone):
+    audit.record("login_failed", object_ref=f"phone:{mask_phone(phone)}", result="failed", detail={"reason": reason})
+    db.session.commit()
+    apply_errors(form, {field: message})
+    return render_template("auth/login.html", form=form), 422
 
 
 @bp.post("/login")
@@ -91,24 +168,16 @@ def login_submit():
         return render_template("auth/login.html", form=form), 400
     phone = normalize_mobile(form.phone.data)
     if phone is None:
-        apply_errors(form, {"phone": "手机号码格式不正确，请输入11位大陆手机号"})
+        apply_errors(form, {"phone": MOBILE_FORMAT_MESSAGE})
         return render_template("auth/login.html", form=form), 422
     try:
-        check_code(_policy(), phone, "login", form.code.data)
+        check_code(_policy(), phone, "login", form.code.data, ip=request.remote_addr)
     except CodeRefused as refused:
-        audit.record("login_failed", object_ref=f"phone:{mask_phone(phone)}", result="failed",
-                     detail={"reason": refused.message})
-        db.session.commit()
-        apply_errors(form, {"code": refused.message})
-        return render_template("auth/login.html", form=form), 422
+        return _refuse_login(form, "code", refused.message, refused.reason, phone)
     account = db.session.scalar(select(Account).where(Account.phone == phone))
     if account is None or not account.is_active:
-        # A code is only ever delivered to an active account; this is a disabled one.
-        audit.record("login_failed", object_ref=f"phone:{mask_phone(phone)}", result="failed",
-                     detail={"reason": "账号已停用"})
-        db.session.commit()
-        apply_errors(form, {"phone": "该账号已停用，请联系开通账号的单位"})
-        return render_template("auth/login.html", form=form), 422
+        # A code is only ever delivered to an active account: this one was disabled since.
+        return _refuse_login(form, "phone", "该账号已停用，请联系开通账号的单位", "账号已停用", phone)
 
     session.clear()  # a new session at login: nothing carried over from before
     session["sid"] = start_session(account, ip=request.remote_addr)
@@ -148,15 +217,8 @@ def register():
 def send_register_code():
     form = PhoneForm()
     if not form.validate_on_submit():
-        return fragment("auth/_code_status.html", "status", ok=False,
-                        message="页面已过期，请刷新后重试"), 400
-    phone = normalize_mobile(form.phone.data)
-    if phone is not None and service.phone_taken(phone):
-        return fragment("auth/_code_status.html", "status", ok=False,
-                        message="该手机号已开通账号，请直接登录"), 422
-    phone, error = _send_code(form.phone.data, "register", deliver_to_known_only=False)
-    message = error or f"验证码已发送至 {mask_phone(phone)}，{current_app.config['LOGIN_CODE_TTL_MINUTES']}分钟内有效"
-    return fragment("auth/_code_status.html", "status", ok=error is None, message=message), 422 if error else 200
+        return _expired_page()
+    return _send_code(form, "register")
 
 
 @bp.post("/register")
@@ -173,9 +235,9 @@ def register_submit():
         return render_template("auth/register.html", form=form), 422
     phone = normalize_mobile(form.phone.data)
     try:
-        check_code(_policy(), phone, "register", form.code.data)
+        check_code(_policy(), phone, "register", form.code.data, ip=request.remote_addr)
     except CodeRefused as refused:
-        db.session.commit()
+        db.session.commit()  # the wrong try is counted
         apply_errors(form, {"code": refused.message})
         return render_template("auth/register.html", form=form), 422
     try:

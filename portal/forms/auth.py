@@ -4,6 +4,9 @@ from wtforms import HiddenField, SelectField, StringField
 
 class PhoneForm(FlaskForm):
     phone = StringField("手机号码", render_kw={"inputmode": "tel", "autocomplete": "tel", "maxlength": 20})
+    #: the graphic captcha's answer, asked before a code is sent (LOGIN_CAPTCHA)
+    captcha = StringField("图形验证码", render_kw={"autocomplete": "off", "autocapitalize": "characters",
+                                              "spellcheck": "false", "maxlength": 8})
 
 
 class LoginForm(PhoneForm):

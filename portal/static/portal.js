@@ -114,3 +114,21 @@ document.addEventListener("DOMContentLoaded", function () {
     });
   });
 });
+
+// The graphic captcha (图形验证码): 换一张 fetches a new image, and so does every answer to a code
+// request that used the old one up (the HX-Trigger event captchaRefresh); the old answer is cleared.
+document.addEventListener("DOMContentLoaded", function () {
+  function refreshCaptcha(focus) {
+    var image = document.getElementById("captcha-image");
+    if (!image) return;
+    image.src = image.dataset.src + "?t=" + Date.now();
+    var input = document.querySelector("input[name=captcha]");
+    if (input) { input.value = ""; if (focus) input.focus(); }
+  }
+  document.body.addEventListener("click", function (event) {
+    if (event.target.closest("[data-captcha-refresh]")) refreshCaptcha(true);
+  });
+  document.body.addEventListener("captchaRefresh", function (event) {
+    refreshCaptcha(Boolean(event.detail && event.detail.focus));
+  });
+});

@@ -48,6 +48,9 @@ def app(app):
     merchant who tries again), so the per-minute SMS limit is relaxed; the other limits stay.
     """
     app.config["SMS_LIMIT_PER_MINUTE"] = 5
+    # The journeys log in through the form with the graphic captcha off (as tests/conftest.py
+    # sets it), but for test_captcha_login_journey.py, which turns it on.
+    app.config["LOGIN_CAPTCHA"] = "off"
     return app
 
 
