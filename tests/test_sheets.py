@@ -20,11 +20,13 @@ from portal.accounts.models import Account
 from portal.extensions import db
 from portal.reservations import sheets
 from portal.reservations.models import ConfirmationSheet, Reservation
-from portal.reservations.states import ATTESTATION
 from tests.factories import SUBMITTED_AT
 from tests.factories import make_reservation as make_form
 
 BASE_URL = "http://portal.test"
+#: the seed's sentence, written out here and not imported: a changed constant in the code must
+#: fail this test, not change what it expects
+ATTESTATION = "我单位本次填报的内容真实有效，无瞒报、漏报、错报情况"
 #: 2024-01-30 06:05 UTC is 2024年1月30日 14:05 in China
 
 
