@@ -71,7 +71,7 @@ def test_merchant_to_province_journey(app, tree, login, outbox):
     assert status()[0] == "filed"
     _post(market, f"/reviews/{record_id}/act", {"decision": "approve", "version": status()[1]})
     panel = city.get(f"/reviews/{record_id}/panel").get_data(as_text=True)
-    assert "退回后修改的内容" in panel and "12000.00" in panel and "12800.50" in panel
+    assert "退回后修改的内容" in panel and "12,000.00" in panel and "12,800.50" in panel
     _post(city, f"/reviews/{record_id}/act", {"decision": "approve", "version": status()[1]})
     assert status()[0] == "approved"
 

@@ -96,7 +96,7 @@ def test_school_files_superior_returns_confirms_batches_and_finance_confirms(app
     assert any("采购总额与预算不符" in m["text"] for m in outbox.messages(tree.budget_unit.phone))
 
     step1 = school.get(f"/reservations/{year}/step/1").get_data(as_text=True)
-    assert "采购总额与预算不符" in step1 and "预留份额 300000.00 元" in step1  # the values as returned
+    assert "采购总额与预算不符" in step1 and "预留份额 300,000.00 元" in step1  # the values as returned
     file_form(app, school, tree.budget_unit.unit_id, year, canteen_total="1200000")
     form_id, version, status = version_of(app, tree.budget_unit.unit_id, year)
     assert status == "submitted"

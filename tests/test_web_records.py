@@ -112,7 +112,7 @@ def test_bad_input_is_shown_beside_the_field_with_the_typed_values_kept(app, as_
     page = response.get_data(as_text=True)
     assert "采购金额最多保留2位小数" in _field_block(page, "amount")
     assert "最多保留2位小数" not in _field_block(page, "product_name")
-    assert 'aria-describedby="amount-error"' in _field_block(page, "amount")
+    assert 'aria-describedby="amount-error amount-hint"' in _field_block(page, "amount")
     assert _input_value(page, "product_name") == "富硒大米"
     assert _input_value(page, "amount") == "12.345"
     assert _input_value(page, "quantity") == "2.5"

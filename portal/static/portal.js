@@ -106,6 +106,23 @@ document.addEventListener("DOMContentLoaded", function () {
     if (target) target.focus();
   });
 
+  // A table wider than the screen scrolls inside its box: keyboard users reach it with Tab and
+  // scroll it with the arrow keys, and a screen reader hears what the region is.
+  function markScrollingTables() {
+    document.querySelectorAll(".table-responsive").forEach(function (box) {
+      if (box.scrollWidth > box.clientWidth + 1 || box.scrollHeight > box.clientHeight + 1) {
+        box.tabIndex = 0;
+        box.setAttribute("role", "region");
+        if (!box.hasAttribute("aria-label")) box.setAttribute("aria-label", "表格（可滚动查看）");
+      } else if (box.getAttribute("role") === "region") {
+        box.removeAttribute("tabindex");
+        box.removeAttribute("role");
+      }
+    });
+  }
+  window.addEventListener("resize", markScrollingTables);
+  htmx.onLoad(markScrollingTables);
+
   htmx.onLoad(function (root) {
     var figures = document.getElementById("figures-form");
     if (figures) syncReservationForm(figures);

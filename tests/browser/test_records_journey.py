@@ -253,7 +253,7 @@ def test_record_is_filed_reviewed_returned_corrected_and_totalled(new_context, t
     changes = panel.locator("#changes-since-return")
     expect(changes).to_contain_text("退回后修改的内容")
     amount_change = changes.locator("tbody tr", has_text="采购金额（元）")
-    expect(amount_change.locator("td")).to_have_text(["采购金额（元）", "16800.00", "16000.00"])
+    expect(amount_change.locator("td")).to_have_text(["采购金额（元）", "16,800.00", "16,000.00"])
     expect(changes.locator("tbody tr")).to_have_count(1)  # only the amount changed
     expect(panel.locator(".record-fields")).to_contain_text("16,000.00")
     panel.get_by_role("button", name="审核通过").click()

@@ -146,7 +146,7 @@ def test_school_files_superior_returns_confirms_batches_and_finance_confirms(new
         form.get_by_label("年度食堂食材采购总额（元）").fill("1000000")
         form.get_by_label("年度预留比例（%）", exact=True).fill("20")
         reserved = school.locator("#reserved-amount")
-        expect(reserved).to_have_text("200,000.00")  # computed live, nothing submitted
+        expect(reserved).to_have_text("-")  # below the year's minimum: the message, not an amount
         expect(school.locator("#ratio-live-error")).to_have_text("预留比例不能低于本年度最低比例30%")
         form.get_by_label("年度预留比例（%）", exact=True).fill("30")
         expect(reserved).to_have_text("300,000.00")
@@ -236,8 +236,8 @@ def test_school_files_superior_returns_confirms_batches_and_finance_confirms(new
     expect_step(school, 1)
     returned = school.locator("#returned-values")
     expect(returned).to_contain_text(f"已退回修改：{REASON}")
-    expect(returned).to_contain_text("采购总额 1000000.00 元")
-    expect(returned).to_contain_text("预留份额 300000.00 元")
+    expect(returned).to_contain_text("采购总额 1,000,000.00 元")
+    expect(returned).to_contain_text("预留份额 300,000.00 元")
     returned_box, form_box = returned.bounding_box(), school.locator("#figures-form").bounding_box()
     assert returned_box["y"] + returned_box["height"] <= form_box["y"], (returned_box, form_box)
     form = school.locator("#figures-form")
