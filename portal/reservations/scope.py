@@ -1,11 +1,12 @@
 """Where a budget unit stands: its finance department, its confirming superior, its department
-head; and who may see or act on a form. One rule per question, for pages, lists, PDFs alike."""
-from sqlalchemy import or_, select
+head; and who may see or act on a form. One rule per question, for pages, lists, PDFs alike:
+lists are built over the units an account follows (department_units, queries.finance_units),
+and tests/test_reservation_list_scope.py checks they hold exactly the forms may_view allows."""
+from sqlalchemy import select
 
 from portal.accounts.kinds import UnitKind
 from portal.accounts.models import Unit
 from portal.extensions import db
-from portal.reservations.models import Reservation
 from portal.reservations.states import CONFIRMED, SUBMITTED
 
 
@@ -68,15 +69,6 @@ def may_view(account, reservation):
     if unit.kind == UnitKind.BUDGET_UNIT and reservation.unit_id in subordinate_ids(unit):
         return True  # a department head follows its whole department
     return unit.kind == UnitKind.FINANCE and reservation.finance_id == unit.id
-
-
-def visible_clause(account):
-    unit = account.unit
-    if unit.kind == UnitKind.FINANCE:
-        return Reservation.finance_id == unit.id
-    if unit.kind == UnitKind.BUDGET_UNIT:
-        return or_(Reservation.unit_id.in_(subordinate_ids(unit)), Reservation.superior_id == unit.id)
-    return Reservation.id.is_(None)
 
 
 def may_confirm(account, reservation):
