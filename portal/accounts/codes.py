@@ -77,6 +77,13 @@ class CodePolicy:
         return ALL_ADDRESSES_FACTOR * self.max_attempts
 
 
+#: the precise cause of a refused code, as the audit trail shows it to the people who read it
+REASON_LABELS = {
+    "none": "未获取验证码", "used": "验证码已使用", "voided": "验证码已作废", "expired": "验证码已过期",
+    "wrong": "验证码错误", "spent here": "验证码错误次数已用完", "locked": "当前网络错误次数过多，已锁定",
+}
+
+
 class CodeRefused(Exception):
     """A code may not be sent now, or the code typed is not accepted.
 
@@ -194,9 +201,9 @@ def check_code(policy, phone, purpose, code, *, ip=None, now=None):
     # neither use a code twice nor lose a wrong try.
     still_open = (SmsCode.id == latest.id, SmsCode.used_at.is_(None), SmsCode.voided_at.is_(None))
     if right:
-        latest.used_at = now
-        db.session.flush()
-        if False:
+        used = db.session.execute(update(SmsCode).where(*still_open).values(used_at=now)
+                                  .execution_options(synchronize_session=False))
+        if used.rowcount != 1:
             raise CodeRefused(CODE_GONE, "used")
         return latest
     cap = policy.max_attempts_all_addresses

@@ -14,7 +14,7 @@ from sqlalchemy.orm import joinedload
 
 from portal import audit
 from portal.accounts import captcha, service
-from portal.accounts.codes import CodePolicy, CodeRefused, check_code, issue_code
+from portal.accounts.codes import REASON_LABELS, CodePolicy, CodeRefused, check_code, issue_code
 from portal.accounts.models import Account, mask_phone
 from portal.accounts.sessions import end_session, start_session
 from portal.accounts.sms import send_unobserved
@@ -154,7 +154,8 @@ def send_login_code():
 
 
 def _refuse_login(form, field, message, reason, phone):
-    audit.record("login_failed", object_ref=f"phone:{mask_phone(phone)}", result="failed", detail={"reason": reason})
+    audit.record("login_failed", object_ref=f"phone:{mask_phone(phone)}", result="failed",
+                 detail={"reason": REASON_LABELS.get(reason, reason)})
     db.session.commit()
     apply_errors(form, {field: message})
     return render_template("auth/login.html", form=form), 422
