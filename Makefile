@@ -8,7 +8,7 @@ FLASK := $(VENV)/bin/flask --app app
 TEST_DATABASE_URL ?=
 PYTEST_ARGS ?=
 
-.PHONY: install run test system-deps bench clean
+.PHONY: install run test system-deps bench clean mutate
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -28,6 +28,15 @@ system-deps:
 
 test: install system-deps
 	TEST_DATABASE_URL='$(TEST_DATABASE_URL)' $(VENV)/bin/pytest $(PYTEST_ARGS)
+
+# make mutate — mutation testing of the rule, workflow, form-rule and parsing modules (setup.cfg
+# [mutmut] lists them and their tests); by hand, not in CI. MUTANTS narrows the run, e.g.
+# make mutate MUTANTS='portal.params*'. mutmut is installed here, pinned, and not in the test extra:
+# CI and `make test` never use it.
+MUTANTS ?=
+mutate: install
+	$(VENV)/bin/pip install --quiet 'mutmut==3.8.1'
+	$(VENV)/bin/mutmut run $(if $(MUTANTS),'$(MUTANTS)'); $(VENV)/bin/mutmut results
 
 clean:
 	rm -rf $(VENV) .pytest_cache

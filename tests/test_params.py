@@ -158,3 +158,39 @@ def test_int_bounds_hold(number, span):
         assert not minimum <= number <= maximum
     else:
         assert value == number and minimum <= value <= maximum
+
+
+# --- what `make mutate` found unchecked: default labels, boundaries, the Reader's options ----------
+
+def _message(parser, text, **options):
+    with pytest.raises(BadValue) as refused:
+        parser(text, **options)
+    assert str(refused.value) == refused.value.message
+    return refused.value.message
+
+
+def test_default_labels_name_the_value_in_each_message():
+    assert _message(parse_int, "x") == f"数值只能是0到{MAX_ID}之间的整数"
+    assert _message(parse_id, "0") == f"编号只能是1到{MAX_ID}之间的整数"
+    assert _message(parse_year, "1999") == "年度只能是2000到2099之间的整数"
+    assert _message(parse_decimal, "x", places=2, digits=16) == "数值只能输入数字和小数点"
+    assert _message(parse_date, "x") == "日期格式应为YYYY-MM-DD"
+    assert _message(parse_code, "12", length=6) == "代码应为6位数字"
+
+
+def test_zero_is_an_integer_and_none_is_empty():
+    assert parse_int("0") == 0
+    assert normalized(None) == ""
+
+
+def test_first_and_last_dates_are_accepted():
+    assert parse_date("2000-01-01") == date(2000, 1, 1)
+    assert parse_date("2099-12-31") == date(2099, 12, 31)
+
+
+def test_reader_passes_options_and_keeps_messages_and_cuts_text():
+    reader = Reader({"n": "5", "t": "字" * 300})
+    assert reader.get("n", parse_int, maximum=3) is None
+    assert reader.errors == {"n": "数值只能是0到3之间的整数"}
+    assert reader.text("t") == "字" * 200
+    assert reader.text("missing") == ""
