@@ -5,6 +5,7 @@ from flask_migrate import upgrade
 from sqlalchemy import select
 
 from portal.accounts import service
+from portal.accounts.kinds import AdminRole
 from portal.accounts.models import Account
 from portal.errors import ValidationFailed
 from portal.extensions import db
@@ -21,7 +22,8 @@ def register_commands(app):
 
 def apply_schema():
     """Bring the schema to the newest migration and load the reference data."""
-    upgrade(directory=current_app.extensions["migrate"].directory)
+    # "heads": migrations made side by side may branch before a merge revision joins them
+    upgrade(directory=current_app.extensions["migrate"].directory, revision="heads")
     load_reference_data()
     ensure_year_periods(utcnow().year)
     db.session.commit()
@@ -35,16 +37,18 @@ def init_db():
 
 
 @click.command("create-admin")
+@click.option("--role", type=click.Choice([role.value for role in AdminRole]), default=AdminRole.SYSTEM.value,
+              show_default=True, help="system 系统管理员 / security 安全管理员 / audit 审计管理员")
 @click.option("--phone", required=True, help="手机号码")
 @click.option("--name", required=True, help="姓名")
-def create_admin(phone, name):
-    """Make a system administrator (系统管理员) account."""
+def create_admin(role, phone, name):
+    """Make one of the three administrators (三员分立)."""
     try:
-        account = service.create_system_admin(phone=phone, name=name)
+        account = service.create_system_admin(phone=phone, name=name, admin_role=role)
     except ValidationFailed as failed:
         raise click.ClickException("；".join(failed.errors.values())) from None
     db.session.commit()
-    click.echo(f"已创建系统管理员 {account.name}（{account.phone}）")
+    click.echo(f"已创建{account.role_label} {account.name}（{account.masked_phone}）")
 
 
 @click.command("demo")

@@ -496,7 +496,7 @@ def test_create_system_admin_makes_the_root_once(ctx):
     events = audit_rows("account_added")
     assert [e.object_ref for e in events] == [f"account:{first.id}", f"account:{second.id}"]
     assert events[0].account_id is None
-    assert events[0].detail_data == {"unit": "系统管理", "phone": "136****0101", "role": "admin", "via": "cli"}
+    assert events[0].detail_data == {"unit": "系统管理", "phone": "136****0101", "role": "系统管理员", "via": "cli"}
 
 
 @pytest.mark.parametrize("phone, name, errors", [

@@ -56,6 +56,20 @@ class AccountRole(StrEnum):
     STAFF = "staff"
 
 
+class AdminRole(StrEnum):
+    """三员分立: the three administrators of the system unit; no account holds two."""
+
+    #: opens the province office and the province finance department; system settings
+    SYSTEM = "system"
+    #: security policy, lockouts, live sessions, second-factor resets
+    SECURITY = "security"
+    #: reads, verifies and exports the audit trail of everyone; changes nothing
+    AUDIT = "audit"
+
+
+ADMIN_ROLE_LABELS = {AdminRole.SYSTEM: "系统管理员", AdminRole.SECURITY: "安全管理员", AdminRole.AUDIT: "审计管理员"}
+
+
 def role_label(role, unit_kind):
     if role == AccountRole.ADMIN:
         return "系统管理员" if unit_kind == UnitKind.SYSTEM else "管理员"

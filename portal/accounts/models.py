@@ -4,7 +4,7 @@ from flask_login import UserMixin
 from sqlalchemy import Boolean, DateTime, ForeignKey, Index, Integer, String
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from portal.accounts.kinds import AccountRole, FinanceLevel, UnitKind, role_label
+from portal.accounts.kinds import ADMIN_ROLE_LABELS, AccountRole, FinanceLevel, UnitKind, role_label
 from portal.clock import utcnow
 from portal.extensions import db
 
@@ -70,6 +70,9 @@ class Account(UserMixin, db.Model):
     #: contact name (联系人)
     name: Mapped[str] = mapped_column(String(40))
     role: Mapped[str] = mapped_column(String(10), default=AccountRole.ADMIN)
+    #: system, security or audit (kinds.AdminRole) for an account of the system unit, else None;
+    #: one column, so that no account holds two of the three (三员分立)
+    admin_role: Mapped[str | None] = mapped_column(String(10))
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
     created_by_id: Mapped[int | None] = mapped_column(ForeignKey("account.id"))
@@ -87,6 +90,8 @@ class Account(UserMixin, db.Model):
 
     @property
     def role_label(self):
+        if self.admin_role:
+            return ADMIN_ROLE_LABELS[self.admin_role]
         return role_label(self.role, self.unit.kind)
 
     @property

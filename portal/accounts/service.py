@@ -7,7 +7,7 @@ from sqlalchemy.exc import IntegrityError
 
 from portal import audit
 from portal.accounts import rules
-from portal.accounts.kinds import AccountRole, FinanceLevel, UnitKind
+from portal.accounts.kinds import AccountRole, AdminRole, FinanceLevel, UnitKind
 from portal.accounts.models import Account, Unit, mask_phone
 from portal.accounts.sessions import end_all_sessions
 from portal.accounts.validators import MOBILE_FORMAT_MESSAGE, normalize_credit_code, normalize_mobile
@@ -238,8 +238,9 @@ def register_enterprise(*, name, credit_code, contact_name, phone, city_code):
     return account
 
 
-def create_system_admin(*, phone, name):
-    """The root of the tree and its administrator (系统管理员), made from the command line."""
+def create_system_admin(*, phone, name, admin_role=AdminRole.SYSTEM):
+    """One of the three administrators of the system unit (系统管理员, 安全管理员, 审计管理员),
+    made from the command line; the system unit, the root of the tree, with the first."""
     errors = {}
     name, mobile = _check_contact(errors, name, phone, name_field="name")
     if errors:
@@ -248,9 +249,9 @@ def create_system_admin(*, phone, name):
     if root is None:
         root = Unit(name="系统管理", kind=UnitKind.SYSTEM.value)
         db.session.add(root)
-    account = Account(unit=root, phone=mobile, name=name, role=AccountRole.ADMIN)
+    account = Account(unit=root, phone=mobile, name=name, role=AccountRole.ADMIN, admin_role=AdminRole(admin_role))
     db.session.add(account)
     _flush()
     audit.record("account_added", actor=None, object_ref=f"account:{account.id}",
-                 detail={"unit": root.name, "phone": account.masked_phone, "role": "admin", "via": "cli"})
+                 detail={"unit": root.name, "phone": account.masked_phone, "role": account.role_label, "via": "cli"})
     return account
