@@ -1,10 +1,14 @@
-"""The append-only audit trail that every area writes to."""
+"""The append-only audit trail that every area writes to.
+
+Each row is chained to the one before it by a keyed hash (portal/audit_chain.py), which is
+stamped as the row is flushed; on PostgreSQL the database refuses UPDATE and DELETE of a row
+(migration 0008a)."""
 import json
 from datetime import datetime
 
 from flask import has_request_context, request
 from flask_login import current_user
-from sqlalchemy import DateTime, ForeignKey, Integer, String, Text
+from sqlalchemy import BigInteger, DateTime, ForeignKey, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from portal.clock import utcnow
@@ -48,9 +52,18 @@ ACTION_LABELS = {
     "entry_enabled": "启用品类或单位",
     "key_county_set": "标记重点帮扶县",
     "key_county_unset": "取消重点帮扶县",
+    "export": "导出数据",
+    "download": "下载文件",
+    "refused": "越权或无效访问",
+    "audit_verified": "校验日志完整性",
+    "audit_exported": "导出操作日志",
+    "audit_archived": "归档操作日志",
 }
 
 RESULT_LABELS = {"ok": "成功", "failed": "失败", "denied": "拒绝"}
+
+#: the reason recorded for a request refused on an object id
+REFUSALS = {403: "无权访问", 404: "对象不存在或不在本单位范围"}
 
 
 class AuditEvent(db.Model):
@@ -68,6 +81,10 @@ class AuditEvent(db.Model):
     ip: Mapped[str | None] = mapped_column(String(45))
     #: JSON: old → new pairs or the reason of a failure; never a code or a secret
     detail: Mapped[str | None] = mapped_column(Text)
+    #: position in the chain (1, 2, ...; no gaps, unlike ids) and the keyed hash of this row's
+    #: content and the previous row's hash, both stamped at flush (audit_chain.stamp)
+    seq: Mapped[int | None] = mapped_column(BigInteger, unique=True)
+    chain_hash: Mapped[str | None] = mapped_column(String(64))
 
     account = relationship("Account")
     unit = relationship("Unit")
@@ -103,3 +120,23 @@ def record(action, *, actor=None, object_ref=None, result="ok", detail=None, ip=
     )
     db.session.add(event)
     return event
+
+
+class AuditAnchor(db.Model):
+    """Where the chain now starts: written when older rows are archived and removed, holding the
+    position and hash of the last archived row, itself under the audit key."""
+
+    __tablename__ = "audit_anchor"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+    seq: Mapped[int] = mapped_column(BigInteger)
+    chain_hash: Mapped[str] = mapped_column(String(64))
+    rows: Mapped[int] = mapped_column(Integer)
+    #: the archive's file name and its HMAC-SM3 signature
+    archive: Mapped[str] = mapped_column(String(200))
+    signature: Mapped[str] = mapped_column(String(64))
+    mac: Mapped[str] = mapped_column(String(64))
+
+
+from portal import audit_chain  # noqa: E402,F401  (stamps every new row at flush)
