@@ -18,6 +18,10 @@ def register_commands(app):
     app.cli.add_command(init_db)
     app.cli.add_command(create_admin)
     app.cli.add_command(demo)
+    app.cli.add_command(disable_dormant)
+    from portal.audit_chain import audit_archive_command, audit_verify_command
+    app.cli.add_command(audit_verify_command)
+    app.cli.add_command(audit_archive_command)
 
 
 def apply_schema():
@@ -68,3 +72,16 @@ def demo(if_empty):
     click.echo(f"{'手机号':<13}{'角色':<8}单位")
     for account in db.session.scalars(select(Account).order_by(Account.phone)):
         click.echo(f"{account.phone:<14}{account.role_label:<6}{account.unit.kind_label}·{account.unit.name}")
+
+
+@click.command("disable-dormant")
+def disable_dormant():
+    """Disable accounts unused for ACCOUNT_DORMANT_DAYS (run daily from a timer)."""
+    from portal.accounts.lifecycle import disable_dormant as disable
+
+    days = current_app.config["ACCOUNT_DORMANT_DAYS"]
+    accounts = disable(days)
+    db.session.commit()
+    for account in accounts:
+        click.echo(f"已停用 {account.masked_phone} {account.unit.name}")
+    click.echo(f"共停用{len(accounts)}个连续{days}天未使用的账号")
