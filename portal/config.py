@@ -7,6 +7,10 @@ PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
 #: The key a development install runs with; production refuses to start with it.
 DEVELOPMENT_SECRET_KEY = "development-only-secret-key-change-me"
+#: the audit chain's key (HMAC-SM3) of a development install; production refuses it
+DEVELOPMENT_AUDIT_KEY = "development-only-audit-key-change-me"
+#: the Cybersecurity Law's six months: audit rows younger than this are never removed
+AUDIT_RETENTION_FLOOR_DAYS = 180
 
 
 class ConfigurationError(RuntimeError):
@@ -63,6 +67,9 @@ def load_settings(overrides=None):
         "PUBLIC_BASE_URL": os.environ.get("PUBLIC_BASE_URL", "http://127.0.0.1:5000").rstrip("/"),
         #: reverse proxies in front (nginx: 1), whose X-Forwarded-* headers are trusted
         "TRUSTED_PROXIES": _int("TRUSTED_PROXIES", 0),
+        #: keys the hash chain of the audit trail (HMAC-SM3); kept outside the database
+        "AUDIT_HMAC_KEY": os.environ.get("AUDIT_HMAC_KEY", DEVELOPMENT_AUDIT_KEY),
+        "AUDIT_RETENTION_DAYS": _int("AUDIT_RETENTION_DAYS", AUDIT_RETENTION_FLOOR_DAYS),
     }
     uri = settings["SQLALCHEMY_DATABASE_URI"]
     if uri.startswith("postgres://"):
@@ -91,6 +98,12 @@ def check_settings(settings):
             raise ConfigurationError(
                 "PORTAL_ENV=production needs its own SECRET_KEY of at least 32 characters"
             )
+    if settings["PORTAL_ENV"] == "production" and (
+            settings["AUDIT_HMAC_KEY"] in ("", DEVELOPMENT_AUDIT_KEY) or len(settings["AUDIT_HMAC_KEY"]) < 32):
+        raise ConfigurationError("PORTAL_ENV=production needs its own AUDIT_HMAC_KEY of at least 32 characters")
+    if settings["AUDIT_RETENTION_DAYS"] < AUDIT_RETENTION_FLOOR_DAYS:
+        raise ConfigurationError(f"AUDIT_RETENTION_DAYS must be at least {AUDIT_RETENTION_FLOOR_DAYS} "
+                                 "(网络安全法: audit logs are kept six months)")
     if settings.get("LOGIN_CAPTCHA") not in ("on", "off"):
         raise ConfigurationError(f"LOGIN_CAPTCHA must be on or off, not {settings.get('LOGIN_CAPTCHA')!r}")
     if settings["PORTAL_ENV"] == "production" and settings["LOGIN_CAPTCHA"] == "off":
