@@ -1,5 +1,4 @@
 """广东省东西部协作消费帮扶门户: the application factory."""
-from datetime import timedelta
 from pathlib import Path
 
 from flask import Flask, session
@@ -62,19 +61,18 @@ def _init_sqlite(app):
 
 
 def _init_login(app):
-    from portal.accounts.sessions import resolve_session
+    from portal.accounts.sessions import resolve_under_policy
 
     login_manager.init_app(app)
     login_manager.login_view = "auth.login"
     login_manager.login_message = "请先登录"
     login_manager.login_message_category = "warning"
-    # No remember-me cookie: a session lives only as long as its server-side row.
-    idle = timedelta(minutes=app.config["SESSION_IDLE_MINUTES"])
-    absolute = timedelta(hours=app.config["SESSION_ABSOLUTE_HOURS"])
+    # No remember-me cookie: a session lives only as long as its server-side row, under the
+    # timeouts of the security policy (安全管理员), read on each request.
 
     @login_manager.user_loader
     def load_account(account_id):
-        login_session = resolve_session(session.get("sid"), idle=idle, absolute=absolute)
+        login_session = resolve_under_policy(session.get("sid"), app.config)
         if db.session.dirty:
             db.session.commit()  # a touch or an ended session; nothing else is pending this early
         if login_session is None or str(login_session.account_id) != account_id:

@@ -52,6 +52,8 @@ def load_settings(overrides=None):
         # Sessions: idle and absolute timeouts, enforced on the server side.
         "SESSION_IDLE_MINUTES": _int("SESSION_IDLE_MINUTES", 30),
         "SESSION_ABSOLUTE_HOURS": _int("SESSION_ABSOLUTE_HOURS", 12),
+        #: an account unused this many days is disabled (`flask disable-dormant`, and at its login)
+        "ACCOUNT_DORMANT_DAYS": _int("ACCOUNT_DORMANT_DAYS", 180),
         "SESSION_COOKIE_NAME": "portal_session",
         "SESSION_COOKIE_HTTPONLY": True,
         "SESSION_COOKIE_SAMESITE": "Lax",

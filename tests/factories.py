@@ -5,7 +5,7 @@ from types import SimpleNamespace
 from stdnum.cn import uscc
 
 from portal.accounts import service
-from portal.accounts.kinds import UnitKind
+from portal.accounts.kinds import AdminRole, UnitKind
 
 
 def credit_code(base17):
@@ -24,6 +24,10 @@ def build_tree():
     """
     t = SimpleNamespace()
     t.system = service.create_system_admin(phone="13700000000", name="系统管理员")
+    # 三员分立: the other two administrators of the system unit
+    t.security_admin = service.create_system_admin(phone="13700000005", name="安全管理员",
+                                                   admin_role=AdminRole.SECURITY)
+    t.audit_admin = service.create_system_admin(phone="13700000006", name="审计管理员", admin_role=AdminRole.AUDIT)
     t.province = open_unit(t.system, UnitKind.PROVINCE_OFFICE, "省协作办", "13700000001")
     t.province_reviewer = service.add_account(t.province, t.province.unit, contact_name="省审核员",
                                               phone="13700000002")

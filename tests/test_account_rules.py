@@ -9,6 +9,9 @@ from portal.extensions import db
 #: role in tests/factories.build_tree() → the kinds its account may open, in form order
 OPENS = {
     "system": [K.PROVINCE_OFFICE, K.FINANCE],
+    # 三员分立: only the system administrator opens units
+    "security_admin": [],
+    "audit_admin": [],
     "province": [K.CITY_OFFICE, K.MARKET],
     "province_reviewer": [],
     "listed_market": [K.MERCHANT],

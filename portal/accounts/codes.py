@@ -54,14 +54,19 @@ class CodePolicy:
 
     @classmethod
     def from_config(cls, config):
+        """The policy now: the lockout thresholds the security administrator set, the rest (and
+        the thresholds' defaults) from the environment."""
+        from portal.accounts.security_admin import current_settings  # it imports LOCKOUT_WINDOW
+
+        settings = current_settings(config)
         return cls(
             secret_key=config["SECRET_KEY"],
             ttl=timedelta(minutes=config["LOGIN_CODE_TTL_MINUTES"]),
-            max_attempts=config["LOGIN_CODE_MAX_ATTEMPTS"],
+            max_attempts=settings["code_max_attempts"],
             per_minute=config["SMS_LIMIT_PER_MINUTE"],
             per_hour=config["SMS_LIMIT_PER_HOUR"],
             per_day=config["SMS_LIMIT_PER_DAY"],
-            lockout_failures=2 * config["LOGIN_CODE_MAX_ATTEMPTS"],
+            lockout_failures=settings["lockout_failures"],
         )
 
     @property

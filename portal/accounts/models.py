@@ -77,6 +77,8 @@ class Account(UserMixin, db.Model):
     created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
     created_by_id: Mapped[int | None] = mapped_column(ForeignKey("account.id"))
     last_login_at: Mapped[datetime | None] = mapped_column(DateTime)
+    #: the address of that login, shown at the next one (上次登录信息)
+    last_login_ip: Mapped[str | None] = mapped_column(String(45))
 
     unit = relationship(Unit, back_populates="accounts", foreign_keys=[unit_id])
 

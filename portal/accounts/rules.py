@@ -5,7 +5,7 @@ that the table of DESIGN section 2 is written down once.
 """
 from sqlalchemy import and_, or_, select
 
-from portal.accounts.kinds import AccountRole, FinanceLevel, UnitKind
+from portal.accounts.kinds import AccountRole, AdminRole, FinanceLevel, UnitKind
 from portal.accounts.models import Account, Unit
 
 #: which unit kinds an admin of each kind opens (finance levels are refined below)
@@ -23,14 +23,38 @@ OPENED_BY = {
 SINGLETON_KINDS = (UnitKind.PROVINCE_OFFICE,)
 
 
+def is_system_admin(account):
+    """系统管理员: opens the province office and the province finance department."""
+    return account.admin_role == AdminRole.SYSTEM
+
+
+def is_security_admin(account):
+    """安全管理员: security policy, lockouts, live sessions, second-factor resets."""
+    return account.admin_role == AdminRole.SECURITY and account.is_active
+
+
+def is_audit_admin(account):
+    """审计管理员: reads the audit trail of everyone; changes nothing."""
+    return account.admin_role == AdminRole.AUDIT and account.is_active
+
+
+def does_business(account):
+    """Whether the account files, reviews or reads business data: every account but the three
+    administrators of the system unit (三员分立: none of them touches records or forms)."""
+    return account.unit.kind != UnitKind.SYSTEM
+
+
 def is_admin(account):
-    """An account that manages (管理员), as opposed to a reviewer (审核员)."""
+    """An account that manages (管理员), as opposed to a reviewer (审核员). Of the three
+    administrators only the system administrator manages units and accounts in the tree."""
+    if account.unit.kind == UnitKind.SYSTEM:
+        return is_system_admin(account)
     return account.is_admin
 
 
 def openable_kinds(account):
     """The unit kinds this account may open, in the order a form offers them."""
-    if not account.is_admin or not account.is_active:
+    if not is_admin(account) or not account.is_active:
         return []
     kinds = list(OPENED_BY.get(account.unit.kind, ()))
     if account.unit.kind == UnitKind.FINANCE and FinanceLevel(account.unit.finance_level).below is None:
@@ -68,7 +92,7 @@ def managed_units_clause(account):
 
 def may_manage_unit(account, unit):
     """Whether this account may add accounts to, edit or disable accounts of the unit."""
-    if not account.is_admin or not account.is_active:
+    if not is_admin(account) or not account.is_active:
         return False
     if unit.id == account.unit_id:
         return True
@@ -88,6 +112,14 @@ def may_manage_account(account, target):
     if target.unit_id == account.unit_id:
         return target.role == AccountRole.STAFF
     return True
+
+
+def may_set_account_active(account, target):
+    """Who disables and enables an account: whoever manages it, and the security administrator
+    for every account but its own (a dormant account is re-enabled by either)."""
+    if is_security_admin(account):
+        return target.id != account.id
+    return may_manage_account(account, target)
 
 
 def managed_units_query(account):

@@ -186,7 +186,7 @@ def edit_contact(actor, account, *, contact_name, phone):
 def set_account_active(actor, account, active):
     """Disable or enable an account; disabling ends its open sessions. Accounts are never deleted."""
     action = "account_enabled" if active else "account_disabled"
-    if not rules.may_manage_account(actor, account):
+    if not rules.may_set_account_active(actor, account):
         audit.record(action, actor=actor, object_ref=f"account:{account.id}", result="denied")
         raise PermissionDenied()
     if account.active == active:

@@ -52,9 +52,27 @@ def resolve_session(token, *, idle, absolute, now=None):
     return login_session
 
 
+def resolve_under_policy(token, config, now=None):
+    """resolve_session under the timeouts the security administrator set (the environment's
+    SESSION_IDLE_MINUTES and SESSION_ABSOLUTE_HOURS when unset)."""
+    if not token:
+        return None
+    from portal.accounts.security_admin import session_limits  # it imports this module's models
+
+    idle, absolute = session_limits(config)
+    return resolve_session(token, idle=idle, absolute=absolute, now=now)
+
+
 def _end(login_session, reason, now):
     login_session.ended_at = now
     login_session.end_reason = reason
+
+
+def session_id_of(token):
+    """The id of the session row a cookie's token names, or None."""
+    if not token:
+        return None
+    return db.session.scalar(select(LoginSession.id).where(LoginSession.token_hash == _hash(token)))
 
 
 def end_session(token, reason="logout", now=None):

@@ -4,11 +4,11 @@
 def register_blueprints(app):
     from portal.blueprints import (
         accounts, audit_log, auth, budget_units, health, home, records, reference_data, reports, reservations, reviews,
-        sheets,
+        security, sheets,
     )
 
     for module in (auth, home, accounts, budget_units, records, reviews, reports, reservations, sheets, reference_data,
-                   audit_log, health):
+                   audit_log, security, health):
         app.register_blueprint(module.bp)
     from portal.blueprints.errors import register_error_handlers
     register_error_handlers(app)

@@ -13,7 +13,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import joinedload
 
 from portal import audit
-from portal.accounts import captcha, service
+from portal.accounts import captcha, lifecycle, service
 from portal.accounts.codes import REASON_LABELS, CodePolicy, CodeRefused, check_code, issue_code
 from portal.accounts.models import Account, mask_phone
 from portal.accounts.sessions import end_session, start_session
@@ -179,11 +179,17 @@ def login_submit():
     if account is None or not account.is_active:
         # A code is only ever delivered to an active account: this one was disabled since.
         return _refuse_login(form, "phone", "该账号已停用，请联系开通账号的单位", "账号已停用", phone)
+    days = current_app.config["ACCOUNT_DORMANT_DAYS"]
+    if lifecycle.is_dormant(account, days):
+        # Unused too long: disabled now (the daily disable-dormant may not have run yet).
+        lifecycle.disable_dormant_account(account, days)
+        return _refuse_login(form, "phone", lifecycle.dormant_message(account, days), "账号长期未使用已停用", phone)
 
     session.clear()  # a new session at login: nothing carried over from before
     session["sid"] = start_session(account, ip=request.remote_addr)
     login_user(account)
-    account.last_login_at = utcnow()
+    # 上次登录信息: the home page tells the previous login's time, address and failures since
+    session["previous_login"] = lifecycle.note_login(account, request.remote_addr)
     audit.record("login", actor=account, object_ref=f"account:{account.id}")
     db.session.commit()
     return redirect(_safe_next(form.next.data))

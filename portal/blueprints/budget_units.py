@@ -11,7 +11,7 @@ from sqlalchemy import or_, select
 
 from portal import spreadsheet
 from portal.accounts.models import Account, Unit
-from portal.accounts.rules import is_admin
+from portal.accounts.rules import does_business, is_admin
 from portal.blueprints.common import apply_errors, load_or_404, render_page, requires
 from portal.errors import PermissionDenied, ValidationFailed
 from portal.extensions import db
@@ -149,7 +149,7 @@ def _unit_page(unit, status=200, rename=None, close=None, merge=None):
 
 
 @bp.get("/<int:unit_id>")
-@requires(is_admin)
+@requires(lambda account: is_admin(account) and does_business(account))
 def unit(unit_id):
     return _unit_page(_load_unit(unit_id))
 
@@ -172,7 +172,7 @@ def _change(unit, form_name, form, operation, message):
 
 
 @bp.post("/<int:unit_id>/rename")
-@requires(is_admin)
+@requires(lambda account: is_admin(account) and does_business(account))
 def rename(unit_id):
     unit = _load_unit(unit_id)
     old_name = unit.name
@@ -183,7 +183,7 @@ def rename(unit_id):
 
 
 @bp.post("/<int:unit_id>/close")
-@requires(is_admin)
+@requires(lambda account: is_admin(account) and does_business(account))
 def close(unit_id):
     unit = _load_unit(unit_id)
     form = CloseForm(prefix="close")
@@ -193,7 +193,7 @@ def close(unit_id):
 
 
 @bp.post("/<int:unit_id>/merge")
-@requires(is_admin)
+@requires(lambda account: is_admin(account) and does_business(account))
 def merge(unit_id):
     unit = _load_unit(unit_id)
     form = _merge_form(unit)

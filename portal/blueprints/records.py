@@ -4,6 +4,7 @@ from flask_login import current_user
 from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
+from portal.accounts.rules import does_business
 from portal.blueprints.common import (
     apply_errors, fragment, id_arg, keyset_page, load_or_404, render_page, requires, with_toast,
 )
@@ -141,7 +142,7 @@ def edit(record_id):
 
 
 @bp.get("/<int:record_id>")
-@requires(lambda account: True)
+@requires(does_business)
 def detail(record_id):
     record = load_record(record_id)
     review = ReviewForm(data={"version": record.version})
@@ -151,7 +152,7 @@ def detail(record_id):
 
 
 @bp.get("/regions")
-@requires(lambda account: True)
+@requires(does_business)
 def region_options():
     """Options of the next level for the cascading origin choice."""
     parent = request.args.get("origin_province_code") if request.args.get("level") == "city" \
@@ -205,7 +206,7 @@ def delete_voucher(record_id, voucher_id):
 
 
 @bp.get("/<int:record_id>/vouchers/<int:voucher_id>")
-@requires(lambda account: True)
+@requires(does_business)
 def voucher_file(record_id, voucher_id):
     _, voucher = _load_voucher(record_id, voucher_id)
     path = vouchers.voucher_root(current_app.instance_path) / voucher.stored_name

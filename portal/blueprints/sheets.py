@@ -4,6 +4,7 @@ from flask import Blueprint, abort, current_app, render_template, send_file
 from flask_login import current_user
 from sqlalchemy import select
 
+from portal.accounts.rules import does_business
 from portal.blueprints.common import requires
 from portal.extensions import db, limiter
 from portal.reservations import scope, sheets
@@ -16,7 +17,7 @@ def _verify_limit():
 
 
 @bp.get("/reservations/sheets/<int:sheet_id>")
-@requires(lambda account: True)
+@requires(does_business)
 def download(sheet_id):
     sheet = db.session.get(ConfirmationSheet, sheet_id)
     if sheet is None or not scope.may_view(current_user, sheet.reservation):
