@@ -8,8 +8,8 @@ from datetime import datetime
 
 from flask import has_request_context, request
 from flask_login import current_user
-from sqlalchemy import BigInteger, DateTime, ForeignKey, Integer, String, Text
-from sqlalchemy.orm import Mapped, mapped_column, relationship
+from sqlalchemy import BigInteger, DateTime, ForeignKey, Integer, String, Text, and_, or_, select, true
+from sqlalchemy.orm import Mapped, aliased, mapped_column, relationship
 
 from portal.clock import utcnow
 from portal.extensions import db
@@ -120,6 +120,36 @@ def record(action, *, actor=None, object_ref=None, result="ok", detail=None, ip=
     )
     db.session.add(event)
     return event
+
+
+def reads_all_audit(account):
+    """审计管理员: reads everyone's trail, the other two administrators' included."""
+    return account.admin_role == "audit"
+
+
+def reads_audit(account):
+    """Who reads the trail at all (三员分立): the audit administrator, and the admin of any unit
+    of the tree for its own subtree; not the system or security administrator, not staff."""
+    if account.admin_role is not None:
+        return reads_all_audit(account)
+    return account.is_admin and account.unit.kind != "system"
+
+
+def audit_scope_clause(account):
+    """SQL condition on AuditEvent for the rows this account may read: every row for the audit
+    administrator; otherwise the rows of its unit and the units below it (a city office's
+    self-registered enterprises included)."""
+    from portal.accounts.models import Unit
+
+    if reads_all_audit(account):
+        return true()
+    subtree = select(Unit.id, Unit.kind, Unit.city_code).where(Unit.id == account.unit_id).cte(recursive=True)
+    child = aliased(Unit)
+    below = or_(child.parent_id == subtree.c.id,
+                and_(subtree.c.kind == "city_office", child.kind == "enterprise",
+                     child.city_code == subtree.c.city_code))
+    subtree = subtree.union(select(child.id, child.kind, child.city_code).join(subtree, below))
+    return AuditEvent.unit_id.in_(select(subtree.c.id))
 
 
 class AuditAnchor(db.Model):

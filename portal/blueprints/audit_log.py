@@ -1,32 +1,40 @@
-"""The audit trail, for the system administrator and the province office."""
+"""The audit trail: the audit administrator reads, filters, verifies and exports everyone's;
+the admin of a unit reads and exports its own subtree's (portal/audit.py: reads_audit)."""
+import csv
+import io
 from datetime import timedelta
+from urllib.parse import quote
 
-from flask import Blueprint, request
+from flask import Blueprint, Response, abort, current_app, request
+from flask_login import current_user
 from sqlalchemy import false, select
 from sqlalchemy.orm import joinedload
 
-from portal.accounts.kinds import UnitKind
-from portal.accounts.models import Account
+from portal import audit
+from portal.accounts.models import Account, mask_phone
 from portal.accounts.validators import normalize_mobile
-from portal.audit import ACTION_LABELS, RESULT_LABELS, AuditEvent
+from portal.audit import (ACTION_LABELS, RESULT_LABELS, AuditEvent, audit_scope_clause, reads_all_audit,
+                          reads_audit)
+from portal.audit_chain import verify
 from portal.blueprints.common import id_arg, keyset_page, render_page, requires
-from portal.clock import china_day_start
+from portal.clock import china_day_start, to_china, utcnow
+from portal.excel import FORMULA_STARTS, xlsx_download
 from portal.extensions import db
 from portal.params import Reader, parse_date
 
 bp = Blueprint("audit_log", __name__, url_prefix="/audit")
 
+__all__ = ["bp", "reads_audit"]
+FILTER_NAMES = ("action", "result", "phone", "start", "end")
+COLUMNS = [("序号", 10, "0"), ("时间", 18, None), ("操作人", 14, None), ("手机号", 14, None), ("单位", 28, None),
+           ("操作", 16, None), ("对象", 24, None), ("结果", 8, None), ("IP", 16, None), ("详情", 60, None)]
 
 
-def reads_audit(account):
-    return account.unit.kind in (UnitKind.SYSTEM, UnitKind.PROVINCE_OFFICE)
-
-
-@bp.get("/")
-@requires(reads_audit)
-def index():
-    args = request.args
-    query = select(AuditEvent).options(joinedload(AuditEvent.account), joinedload(AuditEvent.unit))
+def _filtered(args):
+    """The query of the rows the account may read under the filters, and what the page says of
+    the filters it could not read."""
+    query = (select(AuditEvent).options(joinedload(AuditEvent.account), joinedload(AuditEvent.unit))
+             .where(audit_scope_clause(current_user)))
     if args.get("action") in ACTION_LABELS:
         query = query.where(AuditEvent.action == args["action"])
     if args.get("result") in RESULT_LABELS:
@@ -42,9 +50,88 @@ def index():
         query = query.where(AuditEvent.at >= china_day_start(start))
     if end:
         query = query.where(AuditEvent.at < china_day_start(end + timedelta(days=1)))
+    phone_invalid = bool(args.get("phone")) and phone is None
+    return query, phone_invalid, reader.errors
+
+
+def _page(verdict=None, status=200):
+    query, phone_invalid, errors = _filtered(request.args)
     events, next_before = keyset_page(query, AuditEvent.id, id_arg("before"), descending=True)
-    filters = {key: args.get(key, "") for key in ("action", "result", "phone", "start", "end")}
-    return render_page("audit/index.html", "results", events=events, next_before=next_before,
-                       filters=filters, actions=ACTION_LABELS, results=RESULT_LABELS,
-                       phone_invalid=bool(args.get("phone")) and phone is None,
-                       filter_errors=reader.errors), 422 if reader.errors else 200
+    filters = {key: request.args.get(key, "") for key in FILTER_NAMES}
+    active = {key: value for key, value in filters.items() if value}
+    block = "verdict" if verdict is not None and request.headers.get("HX-Request") else "results"
+    return render_page("audit/index.html", block, events=events, next_before=next_before, filters=filters,
+                       active_filters=active, actions=ACTION_LABELS, results=RESULT_LABELS,
+                       phone_invalid=phone_invalid, filter_errors=errors, verdict=verdict,
+                       may_verify=reads_all_audit(current_user)), 422 if errors and status == 200 else status
+
+
+@bp.get("/")
+@requires(reads_audit)
+def index():
+    return _page()
+
+
+@bp.post("/verify")
+@requires(reads_all_audit)
+def run_verify():
+    """The same check as `flask audit-verify`, for the audit administrator; the check itself is logged."""
+    verdict = verify(db.session)
+    db.session.rollback()
+    audit.record("audit_verified", result="ok" if verdict.ok else "failed", detail={"结果": verdict.message})
+    db.session.commit()
+    return _page(verdict)
+
+
+def _detail_text(event):
+    parts = []
+    for key, value in event.detail_data.items():
+        if isinstance(value, (list, tuple)):
+            value = " → ".join(str(item) for item in value)
+        parts.append(f"{key}: {value}")
+    return "；".join(parts)
+
+
+def _values(event):
+    account = event.account
+    return [event.seq, to_china(event.at).strftime("%Y-%m-%d %H:%M:%S"),
+            account.name if account else "未登录", account.masked_phone if account else "",
+            event.unit.name if event.unit else "", event.action_label, event.object_ref or "",
+            event.result_label, event.ip or "", _detail_text(event)]
+
+
+def _csv_cell(value):
+    text = "" if value is None else str(value)
+    return "'" + text if text.startswith(FORMULA_STARTS) else text
+
+
+@bp.get("/export")
+@requires(reads_audit)
+def export():
+    """The filtered view as Excel or CSV (UTF-8 with a BOM, so that Excel reads the Chinese)."""
+    kind = request.args.get("format", "xlsx")
+    query, phone_invalid, errors = _filtered(request.args)
+    if kind not in ("xlsx", "csv") or errors or phone_invalid:
+        abort(400)  # the page's export links carry only filters the page could read
+    limit = current_app.config["EXPORT_MAX_ROWS"]
+    query = query.order_by(AuditEvent.id.desc()).limit(limit)
+    active = {key: request.args[key] for key in FILTER_NAMES if request.args.get(key)}
+    if "phone" in active:
+        active["phone"] = mask_phone(normalize_mobile(active["phone"]))
+    conditions = "，".join(f"{key}={value}" for key, value in active.items()) or "全部"
+    audit.record("audit_exported", object_ref=f"audit:{kind}", detail={"条件": conditions})
+    db.session.commit()
+    rows = (_values(event) for event in db.session.scalars(query.execution_options(yield_per=1000)))
+    if kind == "xlsx":
+        return xlsx_download("操作日志", COLUMNS, rows, max_rows=limit)
+
+    # built whole, like the Excel file: the rows are bounded by EXPORT_MAX_ROWS
+    buffer = io.StringIO()
+    buffer.write("\ufeff")
+    writer = csv.writer(buffer)
+    writer.writerow([title for title, _, _ in COLUMNS])
+    writer.writerows([_csv_cell(value) for value in values] for values in rows)
+    name = f"操作日志-{to_china(utcnow()):%Y%m%d-%H%M}.csv"
+    response = Response(buffer.getvalue().encode("utf-8"), mimetype="text/csv; charset=utf-8")
+    response.headers["Content-Disposition"] = f"attachment; filename*=UTF-8''{quote(name)}"
+    return response
