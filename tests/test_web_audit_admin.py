@@ -140,3 +140,64 @@ def test_the_page_links_exports_with_its_filters(busy, login):
     page = text_of(client.get("/audit/?action=login&result=ok", headers=HTMX))
     assert "/audit/export?format=xlsx&amp;action=login&amp;result=ok" in page
     assert "/audit/export?format=csv&amp;action=login&amp;result=ok" in page
+
+
+# --- what the trail records: files and refusals ------------------------------------------------
+
+def trail(app, action):
+    with app.app_context():
+        return [(event.account_id, event.unit_id, event.object_ref, event.result, event.ip, event.detail_data)
+                for event in db.session.scalars(select(AuditEvent).where(AuditEvent.action == action)
+                                                .order_by(AuditEvent.id))]
+
+
+def test_a_404_on_an_object_id_is_in_the_trail(app, tree, login):
+    client = login(app.test_client(), GZ_MERCHANT)
+    assert client.get("/records/987654").status_code == 404
+    [(account_id, unit_id, target, result, ip, detail)] = trail(app, "refused")
+    assert (account_id, unit_id) == (tree.gz_merchant.id, tree.gz_merchant.unit_id)
+    assert (target, result, detail["状态"]) == ("records.detail:987654", "denied", 404)
+    assert ip == "127.0.0.1"
+    audit_admin = login(app.test_client(), AUDIT_ADMIN)
+    table = rows(audit_admin.get("/audit/?action=refused"))
+    assert table and table[0][3] == "越权或无效访问" and table[0][5] == "拒绝"
+
+
+def test_a_403_is_in_the_trail(app, tree, login):
+    client = login(app.test_client(), "13700001002")  # a staff reviewer
+    assert client.get("/audit/").status_code == 403
+    [(account_id, _, target, result, _, detail)] = trail(app, "refused")
+    assert account_id == tree.gz_reviewer.id and result == "denied" and detail["状态"] == 403
+    assert target == "audit_log.index"
+
+
+def test_a_404_without_an_object_id_is_not(app, tree, login):
+    client = login(app.test_client(), GZ_MERCHANT)
+    assert client.get("/no-such-page").status_code == 404
+    assert trail(app, "refused") == []
+
+
+def test_exports_and_downloads_are_in_the_trail(app, tree, login):
+    office = login(app.test_client(), GZ_OFFICE)
+    assert office.get("/reviews/export").status_code == 200
+    [(account_id, unit_id, target, result, _, detail)] = trail(app, "export")
+    assert (account_id, unit_id, target, result) == (tree.gz_office.id, tree.gz_office.unit_id, "reviews.export", "ok")
+    assert detail["路径"] == "/reviews/export"
+    finance = login(app.test_client(), "13700000101")
+    assert finance.get("/budget-units/template").status_code == 200
+    assert [row[2] for row in trail(app, "export")] == ["reviews.export", "budget_units.template"]
+
+
+def test_a_voucher_download_is_in_the_trail(app, tree, login):
+    from portal.accounts.models import Account
+    from tests.factories import file_record
+
+    with app.app_context():
+        record = file_record(db.session.get(Account, tree.gz_merchant.id), app.instance_path)
+        db.session.commit()
+        record_id, voucher_id = record.id, record.vouchers[0].id
+    merchant = login(app.test_client(), GZ_MERCHANT)
+    assert merchant.get(f"/records/{record_id}/vouchers/{voucher_id}").status_code == 200
+    [(account_id, _, target, result, _, _)] = trail(app, "download")
+    assert account_id == tree.gz_merchant.id and result == "ok"
+    assert target == f"records.voucher_file:{record_id}/{voucher_id}"

@@ -8,13 +8,14 @@ from urllib.parse import quote
 from flask import Blueprint, Response, abort, current_app, request
 from flask_login import current_user
 from sqlalchemy import false, select
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import joinedload
 
 from portal import audit
 from portal.accounts.models import Account, mask_phone
 from portal.accounts.validators import normalize_mobile
-from portal.audit import (ACTION_LABELS, RESULT_LABELS, AuditEvent, audit_scope_clause, reads_all_audit,
-                          reads_audit)
+from portal.audit import (ACTION_LABELS, REFUSALS, RESULT_LABELS, AuditEvent, audit_scope_clause,
+                          reads_all_audit, reads_audit)
 from portal.audit_chain import verify
 from portal.blueprints.common import id_arg, keyset_page, render_page, requires
 from portal.clock import china_day_start, to_china, utcnow
@@ -28,6 +29,41 @@ __all__ = ["bp", "reads_audit"]
 FILTER_NAMES = ("action", "result", "phone", "start", "end")
 COLUMNS = [("序号", 10, "0"), ("时间", 18, None), ("操作人", 14, None), ("手机号", 14, None), ("单位", 28, None),
            ("操作", 16, None), ("对象", 24, None), ("结果", 8, None), ("IP", 16, None), ("详情", 60, None)]
+
+
+#: files that are exports of data (the rest of the files served are downloads)
+EXPORT_TYPES = ("application/vnd.openxmlformats-officedocument.spreadsheetml.sheet", "text/csv")
+
+
+@bp.after_app_request
+def log_files_and_refusals(response):
+    """One audit row for every file a logged-in account receives (exports and downloads: the
+    response names a file) and every request refused with 403, or 404 on an object id.
+    Views need not remember to: a new export or object page is covered as it is written."""
+    status, endpoint, args = response.status_code, request.endpoint, request.view_args or {}
+    if endpoint == "audit_log.export":
+        return response
+    if status == 200 and "Content-Disposition" in response.headers:
+        action = "export" if response.mimetype in EXPORT_TYPES else "download"
+        detail = {"文件类型": response.mimetype, "路径": request.full_path.rstrip("?")[:300]}
+        result = "ok"
+    elif status == 403 or (status == 404 and args):
+        action, result = "refused", "denied"
+        detail = {"状态": status, "原因": REFUSALS[status], "路径": request.full_path.rstrip("?")[:300]}
+    else:
+        return response
+    target = ":".join([endpoint or "", "/".join(str(value) for value in args.values())]).rstrip(":")
+    try:
+        if not current_user or not current_user.is_authenticated:
+            return response
+        if result == "denied":
+            db.session.rollback()  # a refused request keeps nothing it may have begun
+        audit.record(action, object_ref=target[:60], result=result, detail=detail)
+        db.session.commit()
+    except SQLAlchemyError:
+        db.session.rollback()
+        current_app.logger.exception("audit row for %s %s not written", status, request.path)
+    return response
 
 
 def _filtered(args):
