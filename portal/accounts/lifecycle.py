@@ -5,7 +5,7 @@ Callers commit; nothing here reads the request.
 """
 from datetime import datetime, timedelta
 
-from sqlalchemy import func, select
+from sqlalchemy import func, or_, select
 
 from portal import audit
 from portal.accounts.kinds import AccountRole, UnitKind
@@ -46,14 +46,15 @@ def previous_login_text(previous):
     return text
 
 
-def _last_used():
-    return func.coalesce(Account.last_login_at, Account.created_at)
+def _last_used(account):
+    return max(moment for moment in (account.last_login_at or account.created_at, account.reactivated_at)
+               if moment is not None)
 
 
 def is_dormant(account, days, now=None):
-    """Unused for `days`: no login (or, never logged in, not opened) within that period."""
-    last = account.last_login_at or account.created_at
-    return last is not None and last < (now or utcnow()) - timedelta(days=days)
+    """Unused for `days`: no login (or, never logged in, not opened) and not enabled again within
+    that period."""
+    return _last_used(account) < (now or utcnow()) - timedelta(days=days)
 
 
 def reenabled_by(account):
@@ -79,7 +80,7 @@ def dormant_message(account, days):
 def disable_dormant_account(account, days, now=None):
     """Disable one dormant account: its sessions end; audited without an actor (the rule acts)."""
     now = now or utcnow()
-    last = account.last_login_at or account.created_at
+    last = _last_used(account)
     account.active = False
     end_all_sessions(account, "dormant", now)
     audit.record("account_dormant", actor=None, object_ref=f"account:{account.id}",
@@ -90,8 +91,11 @@ def disable_dormant_account(account, days, now=None):
 def disable_dormant(days, now=None):
     """Disable every active account unused for `days`; returns them."""
     now = now or utcnow()
+    cutoff = now - timedelta(days=days)
     accounts = db.session.scalars(
-        select(Account).where(Account.active.is_(True), _last_used() < now - timedelta(days=days))
+        select(Account).where(Account.active.is_(True),
+                              func.coalesce(Account.last_login_at, Account.created_at) < cutoff,
+                              or_(Account.reactivated_at.is_(None), Account.reactivated_at < cutoff))
         .order_by(Account.id)).all()
     for account in accounts:
         disable_dormant_account(account, days, now)

@@ -79,6 +79,8 @@ class Account(UserMixin, db.Model):
     last_login_at: Mapped[datetime | None] = mapped_column(DateTime)
     #: the address of that login, shown at the next one (上次登录信息)
     last_login_ip: Mapped[str | None] = mapped_column(String(45))
+    #: when the account was last enabled again: a dormant account's period starts anew then
+    reactivated_at: Mapped[datetime | None] = mapped_column(DateTime)
 
     unit = relationship(Unit, back_populates="accounts", foreign_keys=[unit_id])
 

@@ -19,6 +19,7 @@ from portal.accounts.validators import normalize_mobile
 from portal.clock import utcnow
 from portal.errors import PermissionDenied, ValidationFailed
 from portal.extensions import db
+from portal.params import BadValue, parse_int
 
 
 class SecuritySetting(db.Model):
@@ -80,13 +81,15 @@ def save_settings(actor, config, values):
     _require(actor, "security_settings_changed")
     errors, parsed = {}, {}
     for setting in SETTINGS:
-        text = (values.get(setting.key) or "").strip()
-        if not re.fullmatch(r"\d{1,5}", text):
-            errors[setting.key] = f"请填写{setting.minimum}至{setting.maximum}之间的整数"
+        try:
+            number = parse_int(values.get(setting.key), minimum=setting.minimum, maximum=setting.maximum,
+                               label=setting.label)
+        except BadValue as bad:
+            errors[setting.key] = bad.message
             continue
-        number = int(text)
-        if not setting.minimum <= number <= setting.maximum:
-            errors[setting.key] = f"应在{setting.minimum}至{setting.maximum}{setting.unit}之间"
+        if number is None:
+            errors[setting.key] = f"请填写{setting.label}"
+            continue
         parsed[setting.key] = number
     if not errors and parsed["session_absolute_minutes"] < parsed["session_idle_minutes"]:
         errors["session_absolute_minutes"] = "会话最长时间不能短于空闲超时"

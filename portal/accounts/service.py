@@ -11,6 +11,7 @@ from portal.accounts.kinds import AccountRole, AdminRole, FinanceLevel, UnitKind
 from portal.accounts.models import Account, Unit, mask_phone
 from portal.accounts.sessions import end_all_sessions
 from portal.accounts.validators import MOBILE_FORMAT_MESSAGE, normalize_credit_code, normalize_mobile
+from portal.clock import utcnow
 from portal.errors import PermissionDenied, ValidationFailed
 from portal.extensions import db
 from portal.reference.models import GuangdongCity
@@ -192,7 +193,9 @@ def set_account_active(actor, account, active):
     if account.active == active:
         return account
     account.active = active
-    if not active:
+    if active:
+        account.reactivated_at = utcnow()  # a dormant account's period starts anew
+    else:
         end_all_sessions(account, "disabled")
     audit.record(action, actor=actor, object_ref=f"account:{account.id}",
                  detail={"phone": account.masked_phone, "unit": account.unit.name})
