@@ -98,9 +98,17 @@ def self_edit_forbidden(role):
 
 
 def audit_readers(role):
+    """三员分立: the audit administrator reads every row, the admin of a unit its subtree's; the
+    system and security administrators and staff reviewers read nothing."""
     if role == "anonymous":
         return LOGIN
-    return OK if role in ("system", "province", "province_reviewer") else FORBIDDEN
+    return FORBIDDEN if role in STAFF or role in ("system", "security_admin") else OK
+
+
+def audit_admin_only(role):
+    if role == "anonymous":
+        return LOGIN
+    return OK if role == "audit_admin" else FORBIDDEN
 
 
 FILERS = {"listed_market", "listed_merchant", "gz_market", "gz_merchant", "gz_supermarket", "gz_store",
@@ -333,18 +341,20 @@ MATRIX = {
     "sheets.download": ("GET", lambda t: f"/reservations/sheets/{t.sheet_id}", sheet_viewers),
     "sheets.verify": ("GET", lambda t: f"/verify/{t.sheet_code}", public),
     "audit_log.index": ("GET", lambda t: "/audit/", audit_readers),
+    "audit_log.export": ("GET", lambda t: "/audit/export?format=csv", audit_readers),
+    "audit_log.run_verify": ("POST", lambda t: "/audit/verify", audit_admin_only),
     "budget_units.index": ("GET", lambda t: "/budget-units/", finance_only),
     "budget_units.template": ("GET", lambda t: "/budget-units/template", finance_only),
     "budget_units.import_units": ("POST", lambda t: "/budget-units/import", finance_only),
     "budget_units.error_file": ("GET", lambda t: "/budget-units/import/errors", finance_without_a_failed_file),
     "budget_units.unit": ("GET", lambda t: f"/budget-units/{t.budget_unit.unit_id}",
-                          managers_of("province_finance", "superior_budget")),
+                          business_managers_of("province_finance", "superior_budget")),
     "budget_units.rename": ("POST", lambda t: f"/budget-units/{t.budget_unit.unit_id}/rename",
-                            managers_of("province_finance", "superior_budget")),
+                            business_managers_of("province_finance", "superior_budget")),
     "budget_units.close": ("POST", lambda t: f"/budget-units/{t.budget_unit.unit_id}/close",
-                           managers_of("province_finance", "superior_budget")),
+                           business_managers_of("province_finance", "superior_budget")),
     "budget_units.merge": ("POST", lambda t: f"/budget-units/{t.budget_unit.unit_id}/merge",
-                           managers_of("province_finance", "superior_budget")),
+                           business_managers_of("province_finance", "superior_budget")),
     "reference_data.index": ("GET", lambda t: "/reference-data/", answered(REDIRECT_SAME, reference_editors)),
     "reference_data.periods": ("GET", lambda t: "/reference-data/periods", reference_editors),
     "reference_data.add_period": ("POST", lambda t: "/reference-data/periods", reference_editors),
