@@ -1,7 +1,7 @@
 """广东省东西部协作消费帮扶门户: the application factory."""
 from pathlib import Path
 
-from flask import Flask, session
+from flask import Flask, g, session
 
 from portal import clock
 from portal.config import PROJECT_ROOT, load_settings
@@ -78,6 +78,7 @@ def _init_login(app):
         if login_session is None or str(login_session.account_id) != account_id:
             session.pop("sid", None)
             return None
+        g.login_session = login_session  # the second-factor guard reads its state
         return login_session.account
 
 

@@ -3,6 +3,8 @@ import os
 from decimal import Decimal
 from pathlib import Path
 
+from portal.crypto import DEVELOPMENT_DATA_KEYS, KeyConfigurationError, parse_keys
+
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
 #: The key a development install runs with; production refuses to start with it.
@@ -69,6 +71,8 @@ def load_settings(overrides=None):
         "PUBLIC_BASE_URL": os.environ.get("PUBLIC_BASE_URL", "http://127.0.0.1:5000").rstrip("/"),
         #: reverse proxies in front (nginx: 1), whose X-Forwarded-* headers are trusted
         "TRUSTED_PROXIES": _int("TRUSTED_PROXIES", 0),
+        #: SM4 keys for data at rest (portal/crypto.py): `keyid:hex32,...`, the first current
+        "DATA_KEYS": os.environ.get("DATA_KEYS", DEVELOPMENT_DATA_KEYS),
         #: keys the hash chain of the audit trail (HMAC-SM3); kept outside the database
         "AUDIT_HMAC_KEY": os.environ.get("AUDIT_HMAC_KEY", DEVELOPMENT_AUDIT_KEY),
         "AUDIT_RETENTION_DAYS": _int("AUDIT_RETENTION_DAYS", AUDIT_RETENTION_FLOOR_DAYS),
@@ -100,6 +104,13 @@ def check_settings(settings):
             raise ConfigurationError(
                 "PORTAL_ENV=production needs its own SECRET_KEY of at least 32 characters"
             )
+    try:
+        data_keys = parse_keys(settings["DATA_KEYS"])
+    except KeyConfigurationError as error:
+        raise ConfigurationError(str(error)) from error
+    development_keys = set(parse_keys(DEVELOPMENT_DATA_KEYS).values())
+    if settings["PORTAL_ENV"] == "production" and development_keys & set(data_keys.values()):
+        raise ConfigurationError("PORTAL_ENV=production needs its own DATA_KEYS (SM4 keys kept outside the database)")
     if settings["PORTAL_ENV"] == "production" and (
             settings["AUDIT_HMAC_KEY"] in ("", DEVELOPMENT_AUDIT_KEY) or len(settings["AUDIT_HMAC_KEY"]) < 32):
         raise ConfigurationError("PORTAL_ENV=production needs its own AUDIT_HMAC_KEY of at least 32 characters")

@@ -1,5 +1,6 @@
 """Every table of the portal, imported once so that the metadata (and Alembic) knows them all."""
 from portal.accounts.models import Account, LoginSession, SmsCode, Unit  # noqa: F401
+from portal.accounts.second_factor import RecoveryCode, SecondFactor  # noqa: F401
 from portal.audit import AuditEvent  # noqa: F401
 from portal.records.models import (  # noqa: F401
     PriceStat, PurchaseRecord, QueueCounter, RecordTotal, ReportingPeriod, ReviewEvent, Voucher,

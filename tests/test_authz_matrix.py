@@ -281,6 +281,22 @@ def after_login_redirect(role):
     return OK if role == "anonymous" else REDIRECT_ELSEWHERE  # logged in: sent home
 
 
+#: roles whose logins need a second factor (accounts/second_factor.py requires_second_factor)
+SECOND_FACTOR_ROLES = {"system", "security_admin", "audit_admin", "province", "province_finance", "gz_finance",
+                       "county_finance"}
+
+
+def enrolled_elsewhere(role):
+    """Enrolment pages: open to a login without a second factor, sent back to the second-factor
+    page for one that has it."""
+    return LOGIN if role == "anonymous" else REDIRECT_SAME if role in SECOND_FACTOR_ROLES else OK
+
+
+def security_admins(outcome):
+    """The security administrator's actions (安全管理员): 403 for every other login."""
+    return lambda role: LOGIN if role == "anonymous" else outcome if role == "security_admin" else FORBIDDEN
+
+
 #: endpoint -> (method, url builder over the tree, rule)
 MATRIX = {
     "auth.login": ("GET", lambda t: "/login", after_login_redirect),
@@ -367,6 +383,15 @@ MATRIX = {
     "reference_data.counties": ("GET", lambda t: "/reference-data/counties", reference_editors),
     "reference_data.set_key_county": ("POST", lambda t: "/reference-data/counties/451225/key",
                                       answered(BAD_REQUEST, reference_editors)),
+    # Second factor: every login's own page; accounts that must have one were enrolled by the
+    # login fixture, so their enrolment pages send back to it, and no session here owes a code.
+    "second_factor.index": ("GET", lambda t: "/second-factor", logged_in),
+    "second_factor.enrol": ("GET", lambda t: "/second-factor/enrol", enrolled_elsewhere),
+    "second_factor.enrol_submit": ("POST", lambda t: "/second-factor/enrol", enrolled_elsewhere),
+    "second_factor.verify": ("GET", lambda t: "/second-factor/verify", answered(REDIRECT_SAME, logged_in)),
+    "second_factor.verify_submit": ("POST", lambda t: "/second-factor/verify", answered(REDIRECT_SAME, logged_in)),
+    "second_factor.reset": ("POST", lambda t: f"/security/second-factor/{t.gz_market.id}/reset",
+                            security_admins(REDIRECT_ELSEWHERE)),
     # Last: it ends the session the rows above use, and sends everyone to the login page.
     "auth.logout": ("POST", lambda t: "/logout", lambda role: LOGIN),
 }

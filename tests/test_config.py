@@ -4,7 +4,7 @@ import pytest
 from portal.config import DEVELOPMENT_SECRET_KEY, ConfigurationError, load_settings
 
 ENV_VARS = ("PORTAL_ENV", "SECRET_KEY", "DATABASE_URL", "SMS_BACKEND", "SMS_HTTP_URL", "SMS_HTTP_TOKEN",
-            "REDIS_URL", "PORTAL_INSTANCE")
+            "REDIS_URL", "PORTAL_INSTANCE", "DATA_KEYS")
 STRONG_KEY = "k" * 32
 
 
@@ -45,6 +45,7 @@ def test_production_refuses_short_keys(clean_env, key):
 def test_production_accepts_its_own_long_key_and_secures_the_cookie(clean_env):
     clean_env.setenv("PORTAL_ENV", "production")
     clean_env.setenv("SECRET_KEY", STRONG_KEY)
+    clean_env.setenv("DATA_KEYS", "prod1:" + "5a" * 16)  # its own SM4 keys (tests/test_crypto.py)
     settings = load_settings()
     assert settings["SECRET_KEY"] == STRONG_KEY
     assert settings["SESSION_COOKIE_SECURE"] is True

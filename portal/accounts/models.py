@@ -1,7 +1,7 @@
 from datetime import datetime
 
 from flask_login import UserMixin
-from sqlalchemy import Boolean, DateTime, ForeignKey, Index, Integer, String
+from sqlalchemy import Boolean, DateTime, ForeignKey, Index, Integer, String, false
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from portal.accounts.kinds import ADMIN_ROLE_LABELS, AccountRole, FinanceLevel, UnitKind, role_label
@@ -125,6 +125,11 @@ class LoginSession(db.Model):
     #: logout, idle, absolute, disabled
     end_reason: Mapped[str | None] = mapped_column(String(20))
     ip: Mapped[str | None] = mapped_column(String(45))
+    #: the login passed the SMS code and still owes the second factor (accounts/second_factor.py)
+    second_factor_pending: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    second_factor_at: Mapped[datetime | None] = mapped_column(DateTime)
+    #: wrong second-factor codes in this session; too many end it
+    second_factor_failures: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
 
     account = relationship(Account)
 

@@ -18,12 +18,13 @@ def _hash(token):
     return hashlib.sha256(token.encode()).hexdigest()
 
 
-def start_session(account, *, ip=None, now=None):
-    """Open a session for the account and return the token for the cookie."""
+def start_session(account, *, ip=None, now=None, second_factor_pending=False):
+    """Open a session for the account and return the token for the cookie; one that still owes
+    the second factor reaches only its pages until then (blueprints/second_factor.py)."""
     now = now or utcnow()
     token = secrets.token_urlsafe(32)
     db.session.add(LoginSession(token_hash=_hash(token), account_id=account.id, created_at=now,
-                                last_seen_at=now, ip=ip))
+                                last_seen_at=now, ip=ip, second_factor_pending=second_factor_pending))
     return token
 
 

@@ -7,8 +7,10 @@ def register_blueprints(app):
         security, sheets,
     )
 
-    for module in (auth, home, accounts, budget_units, records, reviews, reports, reservations, sheets, reference_data,
-                   audit_log, security, health):
+    from portal.blueprints import second_factor  # right after auth: its guard runs before every other view
+
+    for module in (auth, second_factor, home, accounts, budget_units, records, reviews, reports, reservations, sheets,
+                   reference_data, audit_log, security, health):
         app.register_blueprint(module.bp)
     from portal.blueprints.errors import register_error_handlers
     register_error_handlers(app)

@@ -14,12 +14,14 @@ from sqlalchemy.orm import joinedload
 
 from portal import audit
 from portal.accounts import captcha, lifecycle, service
+from portal.accounts import second_factor
 from portal.accounts.codes import REASON_LABELS, CodePolicy, CodeRefused, check_code, issue_code
 from portal.accounts.models import Account, mask_phone
 from portal.accounts.sessions import end_session, start_session
 from portal.accounts.sms import send_unobserved
 from portal.accounts.validators import MOBILE_FORMAT_MESSAGE, normalize_mobile
 from portal.blueprints.common import apply_errors, fragment
+from portal.blueprints.second_factor import NEXT_KEY as SECOND_FACTOR_NEXT
 from portal.clock import utcnow
 from portal.errors import ValidationFailed
 from portal.extensions import db, limiter
@@ -186,12 +188,18 @@ def login_submit():
         return _refuse_login(form, "phone", lifecycle.dormant_message(account, days), "账号长期未使用已停用", phone)
 
     session.clear()  # a new session at login: nothing carried over from before
-    session["sid"] = start_session(account, ip=request.remote_addr)
+    # The second factor, when the account has or needs one, is still owed: until it is given,
+    # the session reaches only its pages (blueprints/second_factor.py).
+    owed = second_factor.owed(account)
+    session["sid"] = start_session(account, ip=request.remote_addr, second_factor_pending=owed)
     login_user(account)
     # 上次登录信息: the home page tells the previous login's time, address and failures since
     session["previous_login"] = lifecycle.note_login(account, request.remote_addr)
     audit.record("login", actor=account, object_ref=f"account:{account.id}")
     db.session.commit()
+    if owed:
+        session[SECOND_FACTOR_NEXT] = _safe_next(form.next.data)
+        return redirect(url_for("second_factor.index"))
     return redirect(_safe_next(form.next.data))
 
 
