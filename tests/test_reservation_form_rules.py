@@ -83,3 +83,23 @@ def test_contacts_need_name_and_mobile_and_a_landline_in_area_code_form():
     values, errors = check_contacts({"contact_name": "张三", "contact_mobile": "13800138000",
                                      "contact_landline": "020-83133000"})
     assert errors == {} and values["contact_landline"] == "020-83133000"
+
+
+def test_contact_names_hold_40_characters_and_every_refusal_says_why():
+    """What `make mutate` found unchecked in step 2: the 40-character limits at their boundary,
+    the union contact's name, and the words of each message."""
+    values, errors = check_contacts({"contact_name": "李" * 40, "contact_mobile": "13800138000",
+                                     "union_contact_name": " 王" + "芳" * 39 + " "})
+    assert errors == {}
+    assert values["contact_name"] == "李" * 40 and values["union_contact_name"] == "王" + "芳" * 39
+    _, errors = check_contacts({"contact_name": "李" * 41, "contact_mobile": "1380013800",
+                                "union_contact_name": "王" * 41, "union_contact_mobile": "123"})
+    assert errors == {
+        "contact_name": "联系人姓名不能超过40个字",
+        "contact_mobile": "手机号码格式不正确，请输入11位大陆手机号",
+        "union_contact_name": "联系人姓名不能超过40个字",
+        "union_contact_mobile": "手机号码格式不正确，请输入11位大陆手机号",
+    }
+    values, errors = check_contacts({})
+    assert errors == {"contact_name": "请填写填报预留份额联系人", "contact_mobile": "请填写联系人手机号码"}
+    assert values["union_contact_name"] is None and values["contact_name"] is None
