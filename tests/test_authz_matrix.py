@@ -25,7 +25,8 @@ REDIRECT_SAME, REDIRECT_ELSEWHERE = "redirect within its area", "redirect elsewh
 
 #: every account of tests/factories.py build_tree, and the anonymous visitor
 ROLES = [
-    "anonymous", "system", "province", "province_reviewer", "listed_market", "listed_merchant",
+    "anonymous", "system", "security_admin", "audit_admin", "province", "province_reviewer", "listed_market",
+    "listed_merchant",
     "gz_office", "gz_reviewer", "gz_market", "gz_merchant", "gz_supermarket", "gz_store",
     "gz_ecommerce", "gz_enterprise", "sz_office", "sz_reviewer", "sz_market", "sz_merchant", "sz_supermarket",
     "sz_store", "sz_ecommerce", "sz_enterprise", "province_finance", "gz_finance", "county_finance",
@@ -34,6 +35,10 @@ ROLES = [
 #: a year whose filing is open (its deadline is far ahead) and in which nobody has a form
 OPEN_YEAR = 2099
 STAFF = {"province_reviewer", "gz_reviewer", "sz_reviewer"}
+#: 三员分立: the three administrators of the system unit, refused every business page (403)
+THREE_ADMINS = {"system", "security_admin", "audit_admin"}
+#: the two that manage no units or accounts of the tree either (only the system administrator opens)
+NOT_MANAGERS = STAFF | {"security_admin", "audit_admin"}
 #: roles whose unit may open some kind of unit below it
 OPENERS = {"system", "province", "listed_market", "gz_office", "gz_market", "gz_supermarket", "sz_office",
            "sz_market", "sz_supermarket", "province_finance", "gz_finance", "county_finance", "superior_budget",
@@ -61,7 +66,14 @@ def logged_in(role):
 def admins(role):
     if role == "anonymous":
         return LOGIN
-    return FORBIDDEN if role in STAFF else OK
+    return FORBIDDEN if role in NOT_MANAGERS else OK
+
+
+def business_logins(role):
+    """Every login that does business work: the three administrators are refused."""
+    if role == "anonymous":
+        return LOGIN
+    return FORBIDDEN if role in THREE_ADMINS else OK
 
 
 def openers(role):
@@ -76,11 +88,16 @@ def managers_of(*allowed):
     def rule(role):
         if role == "anonymous":
             return LOGIN
-        if role in STAFF:
+        if role in NOT_MANAGERS:
             return FORBIDDEN
         return OK if role in allowed else HIDDEN
 
     return rule
+
+
+def business_managers_of(*allowed):
+    """managers_of for pages of business units (budget units): the three administrators get 403."""
+    return lambda role: FORBIDDEN if role in THREE_ADMINS else managers_of(*allowed)(role)
 
 
 def merchant_account_rule(role):
@@ -149,6 +166,8 @@ def record_viewers(state="filed"):
     def rule(role):
         if role == "anonymous":
             return LOGIN
+        if role in THREE_ADMINS:
+            return FORBIDDEN
         return OK if role in SEES_RECORD[state] else HIDDEN
 
     return rule
@@ -250,6 +269,8 @@ def form_viewers(role):
 def sheet_viewers(role):
     if role == "anonymous":
         return LOGIN
+    if role in THREE_ADMINS:
+        return FORBIDDEN
     return OK if role in ("budget_unit", "superior_budget", "province_finance") else HIDDEN
 
 
@@ -325,7 +346,8 @@ MATRIX = {
     "records.new": ("GET", lambda t: "/records/new", filers),
     "records.edit": ("GET", lambda t: f"/records/{t.record_id}/edit", record_editors()),
     "records.detail": ("GET", lambda t: f"/records/{t.record_id}", record_viewers()),
-    "records.region_options": ("GET", lambda t: "/records/regions?level=city&origin_province_code=450000", logged_in),
+    "records.region_options": ("GET", lambda t: "/records/regions?level=city&origin_province_code=450000",
+                               business_logins),
     "records.upload_voucher": ("POST", lambda t: f"/records/{t.record_id}/vouchers", voucher_changers()),
     "records.delete_voucher": ("POST", lambda t: f"/records/{t.record_id}/vouchers/{t.voucher_id}/delete",
                                voucher_changers()),
@@ -392,6 +414,18 @@ MATRIX = {
     "second_factor.verify_submit": ("POST", lambda t: "/second-factor/verify", answered(REDIRECT_SAME, logged_in)),
     "second_factor.reset": ("POST", lambda t: f"/security/second-factor/{t.gz_market.id}/reset",
                             security_admins(REDIRECT_ELSEWHERE)),
+    # The security administrator's pages (安全管理员). A session that does not exist (or ended)
+    # sends back to the list; the merchant is disabled, then enabled again.
+    "security.sessions": ("GET", lambda t: "/security/", security_admins(OK)),
+    "security.end_session": ("POST", lambda t: "/security/sessions/999999/end", security_admins(REDIRECT_SAME)),
+    "security.accounts": ("GET", lambda t: "/security/accounts?q=批发", security_admins(OK)),
+    "security.unlock": ("POST", lambda t: f"/security/accounts/{t.gz_merchant.id}/unlock",
+                        security_admins(REDIRECT_SAME)),
+    "security.disable_account": ("POST", lambda t: f"/security/accounts/{t.gz_merchant.id}/disable",
+                                 security_admins(REDIRECT_SAME)),
+    "security.enable_account": ("POST", lambda t: f"/security/accounts/{t.gz_merchant.id}/enable",
+                                security_admins(REDIRECT_SAME)),
+    "security.settings": ("GET", lambda t: "/security/settings", security_admins(OK)),
     # Last: it ends the session the rows above use, and sends everyone to the login page.
     "auth.logout": ("POST", lambda t: "/logout", lambda role: LOGIN),
 }
@@ -450,6 +484,8 @@ MORE_ROWS = [
      answered(REDIRECT_SAME, budget_units)),
     ("reservations.step_confirm", "POST", lambda t: f"/reservations/{OPEN_YEAR}/step/3",
      answered(REDIRECT_SAME, budget_units)),
+    # The empty security policy is answered with its field errors (422).
+    ("security.settings", "POST", lambda t: "/security/settings", security_admins(OK)),
     # The empty policy form is answered with its field errors (422).
     ("reservations.policy", "POST", lambda t: "/reservations/policy", policy_setters),
     *[row for state in ("draft", "returned", "submitted", "approved") for row in _record_rows(state)],

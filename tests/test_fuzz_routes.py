@@ -41,13 +41,15 @@ ROLES = [
     "listed_merchant", "gz_office", "gz_reviewer", "gz_market", "gz_supermarket", "gz_store", "gz_ecommerce",
     "gz_enterprise", "sz_office", "sz_reviewer", "sz_market", "sz_merchant", "sz_supermarket", "sz_store",
     "sz_ecommerce", "sz_enterprise", "province_finance", "gz_finance", "county_finance", "gz_budget",
+    "security_admin", "audit_admin",
 ]
 ROLES_PER_ROUTE = 3
 #: routes whose names no role fuzzes: logout answers only with the login page, and the annotated
 #: file of a failed import exists only after one (both read nothing but the session)
 NOT_REACHED = ["auth.logout", "budget_units.error_file"]
 #: changes that take away what later routes and roles need (the school, the merchant, the session)
-DESTRUCTIVE = ("budget_units.close", "budget_units.merge", "accounts.disable_account", "auth.logout")
+DESTRUCTIVE = ("budget_units.close", "budget_units.merge", "accounts.disable_account", "security.disable_account",
+               "auth.logout")
 #: vouchers change only on a draft: these routes are tried on one instead of the matrix's filed record
 DRAFT_URLS = {
     "records.upload_voucher": lambda t: f"/records/{t.draft_id}/vouchers",

@@ -3,7 +3,7 @@ from datetime import timedelta
 
 import pytest
 from flask import current_app
-from sqlalchemy import func, select
+from sqlalchemy import select
 
 from portal.accounts import rules, security_admin, service
 from portal.accounts.codes import CODE_LOCKED, CodePolicy, CodeRefused, check_code, issue_code
