@@ -1,7 +1,7 @@
 """广东省东西部协作消费帮扶门户: the application factory."""
 from pathlib import Path
 
-from flask import Flask, g, session
+from flask import Flask, g, request, session
 
 from portal import clock
 from portal.config import PROJECT_ROOT, load_settings
@@ -62,6 +62,7 @@ def _init_sqlite(app):
 
 def _init_login(app):
     from portal.accounts.sessions import resolve_under_policy
+    from portal.blueprints import second_factor
 
     login_manager.init_app(app)
     login_manager.login_view = "auth.login"
@@ -78,7 +79,9 @@ def _init_login(app):
         if login_session is None or str(login_session.account_id) != account_id:
             session.pop("sid", None)
             return None
-        g.login_session = login_session  # the second-factor guard reads its state
+        g.login_session = login_session  # the second-factor pages read its state
+        if login_session.second_factor_pending and request.endpoint not in second_factor.OPEN_ENDPOINTS:
+            return None  # owes the second factor: logged in nowhere but its pages, whatever the cookie says
         return login_session.account
 
 

@@ -27,8 +27,8 @@ def code_at(secret, when):
 
 
 def enrolled(person, now=NOW):
-    secret = sf.start_enrolment(person)
-    codes = sf.confirm_enrolment(person, code_at(secret, now), now=now)
+    secret, sealed = sf.start_enrolment(person)
+    codes = sf.confirm_enrolment(person, sealed, code_at(secret, now), now=now)
     return secret, codes
 
 
@@ -51,34 +51,39 @@ def test_who_must_have_a_second_factor(ctx, tree):
 
 def test_enrolment_stores_the_secret_encrypted_and_ten_hashed_recovery_codes(ctx, tree):
     person = account(tree, "province")
-    secret = sf.start_enrolment(person)
-    assert sf.start_enrolment(person) == secret  # a reload shows the same QR code
-    assert not sf.is_enrolled(person)
-    row = sf.factor_of(person)
-    assert secret not in row.secret and row.secret.startswith("sm4gcm.")
-    assert crypto.decrypt(row.secret, context=sf.SECRET_CONTEXT) == secret
+    secret, sealed = sf.start_enrolment(person)
+    assert sf.start_enrolment(person, sealed) == (secret, sealed)  # a reload shows the same QR code
+    assert secret not in sealed
+    other, _ = sf.start_enrolment(account(tree, "gz_finance"), sealed)
+    assert other != secret  # a token sealed to another account is not taken
+    assert not sf.is_enrolled(person) and sf.factor_of(person) is None  # nothing stored before the code
     assert sf.provisioning_uri(person, secret).startswith("otpauth://totp/")
     assert "issuer=%E6%B6%88%E8%B4%B9%E5%B8%AE%E6%89%B6%E9%97%A8%E6%88%B7" in sf.provisioning_uri(person, secret)
 
-    codes = sf.confirm_enrolment(person, code_at(secret, NOW), now=NOW)
+    codes = sf.confirm_enrolment(person, sealed, code_at(secret, NOW), now=NOW)
+    row = sf.factor_of(person)
+    assert secret not in row.secret and row.secret.startswith("sm4gcm.")
+    assert crypto.decrypt(row.secret, context=sf.SECRET_CONTEXT) == secret
     assert sf.is_enrolled(person) and len(codes) == len(set(codes)) == 10
     assert all(len(code) == 11 and code[5] == "-" for code in codes)
-    stored = db.session.scalars(select(sf.RecoveryCode.code_hash).where(sf.RecoveryCode.account_id == person.id))
-    stored = set(stored)
+    stored = set(db.session.scalars(select(sf.RecoveryCode.code_hash).where(sf.RecoveryCode.account_id == person.id)))
     assert len(stored) == 10 and not any(code.replace("-", "") in digest for code in codes for digest in stored)
-    assert actions(person) == ["second_factor_enrol_started", "second_factor_enrolled"]
+    assert actions(person) == ["second_factor_enrolled"]
     with pytest.raises(sf.SecondFactorError, match="安全管理员"):
         sf.start_enrolment(person)  # only a reset replaces a confirmed factor
+    with pytest.raises(sf.SecondFactorError):
+        sf.confirm_enrolment(person, sealed, code_at(secret, NOW + timedelta(seconds=30)), now=NOW)
 
 
 def test_enrolment_needs_the_right_code(ctx, tree):
     person = account(tree, "province")
-    secret = sf.start_enrolment(person)
+    secret, sealed = sf.start_enrolment(person)
     wrong = f"{(int(code_at(secret, NOW)) + 1) % 1000000:06d}"
+    for code in (wrong, code_at(secret, NOW + timedelta(minutes=2)), "", "abcdef"):
+        with pytest.raises(sf.SecondFactorError):
+            sf.confirm_enrolment(person, sealed, code, now=NOW)
     with pytest.raises(sf.SecondFactorError):
-        sf.confirm_enrolment(person, wrong, now=NOW)
-    with pytest.raises(sf.SecondFactorError):
-        sf.confirm_enrolment(person, code_at(secret, NOW + timedelta(minutes=2)), now=NOW)
+        sf.confirm_enrolment(person, sealed[:-2] + "AA", code_at(secret, NOW), now=NOW)  # a changed token
     assert not sf.is_enrolled(person)
 
 
@@ -183,4 +188,4 @@ def test_only_the_security_administrator_resets_and_not_their_own(ctx, tree):
     assert [row.result for row in rows] == ["denied"] * 4 + ["ok"]
     assert rows[-1].account_id == security.id and rows[-1].object_ref == f"account:{person.id}"
     # Enrolment starts afresh, with a new secret.
-    assert sf.start_enrolment(person)
+    assert sf.start_enrolment(person)[0]

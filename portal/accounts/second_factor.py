@@ -13,6 +13,7 @@ from datetime import datetime, timezone
 
 import pyotp
 from sqlalchemy import BigInteger, DateTime, ForeignKey, Integer, String, Text, delete, func, or_, select, update
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Mapped, mapped_column
 
 from portal import audit, crypto
@@ -38,7 +39,6 @@ WRONG_RECOVERY = "恢复码错误或已使用"
 UNREADABLE = "请输入6位数字验证码或10位恢复码"
 
 audit.ACTION_LABELS.update({
-    "second_factor_enrol_started": "开始绑定双因素认证",
     "second_factor_enrolled": "绑定双因素认证",
     "second_factor_passed": "双因素认证通过",
     "second_factor_failed": "双因素认证失败",
@@ -49,7 +49,7 @@ audit.ACTION_LABELS.update({
 
 
 class SecondFactor(db.Model):
-    """An account's TOTP secret: unconfirmed until a first code proves the app holds it."""
+    """An account's TOTP secret, stored once a first code proved the app holds it."""
 
     __tablename__ = "second_factor"
 
@@ -116,21 +116,29 @@ def provisioning_uri(account, secret):
     return pyotp.TOTP(secret).provisioning_uri(name=account.masked_phone, issuer_name=ISSUER)
 
 
-def start_enrolment(account):
-    """The secret to show for enrolment: the pending one if any (a reload keeps the QR code),
-    else a new one. An account already enrolled is refused: only a reset replaces its factor."""
-    factor = factor_of(account)
-    if factor is not None and factor.confirmed_at is not None:
+def _enrol_context(account):
+    return f"second_factor.enrol:{account.id}"
+
+
+def start_enrolment(account, sealed=None):
+    """The secret to show for enrolment and the SM4 token that carries it to the confirmation
+    (kept in the person's session, not the database, until a code confirms it): the sealed one
+    if it is this account's (a reload keeps the QR code), else a new one. An account already
+    enrolled is refused: only a reset replaces its factor."""
+    if is_enrolled(account):
         raise SecondFactorError("已绑定双因素认证；如需更换，请联系安全管理员重置", "already_enrolled")
-    if factor is None:
+    secret = _unseal(account, sealed)
+    if secret is None:
         secret = pyotp.random_base32()
-        factor = SecondFactor(account_id=account.id, secret=crypto.encrypt(secret, context=SECRET_CONTEXT),
-                              created_at=utcnow())
-        db.session.add(factor)
-        audit.record("second_factor_enrol_started", actor=account, object_ref=f"account:{account.id}")
-        db.session.flush()
-        return secret
-    return secret_of(factor)
+        sealed = crypto.encrypt(secret, context=_enrol_context(account))
+    return secret, sealed
+
+
+def _unseal(account, sealed):
+    try:
+        return crypto.decrypt(sealed, context=_enrol_context(account)) if sealed else None
+    except crypto.DecryptionError:
+        return None
 
 
 def _matching_step(secret, code, now):
@@ -179,15 +187,23 @@ def _new_recovery_codes(account):
     return [f"{code[:5]}-{code[5:]}" for code in codes]
 
 
-def confirm_enrolment(account, text, now=None):
-    """Confirm the pending secret with a code from the app; returns the ten recovery codes,
-    which are shown this once."""
+def confirm_enrolment(account, sealed, text, now=None):
+    """Confirm the secret being enrolled with a code from the app; stores it and returns the ten
+    recovery codes, which are shown this once."""
     now = now or utcnow()
-    factor = factor_of(account)
-    if factor is None or factor.confirmed_at is not None:
-        raise SecondFactorError("没有待确认的绑定，请重新打开绑定页面", "no_enrolment")
-    _check_totp(account, factor, normalise(text), now)
-    factor.confirmed_at = now
+    secret = _unseal(account, sealed)
+    if secret is None or is_enrolled(account):
+        raise SecondFactorError("绑定已失效，请重新扫描本页的二维码", "no_enrolment")
+    code = normalise(text)
+    step = _matching_step(secret, code, now) if len(code) == 6 and code.isascii() and code.isdigit() else None
+    if step is None:
+        raise SecondFactorError(WRONG_CODE, "wrong_code")
+    try:
+        with db.session.begin_nested():  # two confirmations at once: the second finds the row
+            db.session.add(SecondFactor(account_id=account.id, created_at=now, confirmed_at=now, last_step=step,
+                                        secret=crypto.encrypt(secret, context=SECRET_CONTEXT)))
+    except IntegrityError:
+        raise SecondFactorError("已绑定双因素认证", "already_enrolled") from None
     codes = _new_recovery_codes(account)
     audit.record("second_factor_enrolled", actor=account, object_ref=f"account:{account.id}",
                  detail={"required": requires_second_factor(account)})

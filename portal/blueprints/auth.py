@@ -22,6 +22,7 @@ from portal.accounts.sms import send_unobserved
 from portal.accounts.validators import MOBILE_FORMAT_MESSAGE, normalize_mobile
 from portal.blueprints.common import apply_errors, fragment
 from portal.blueprints.second_factor import NEXT_KEY as SECOND_FACTOR_NEXT
+from portal.blueprints.second_factor import PENDING_KEY as SECOND_FACTOR_PENDING
 from portal.clock import utcnow
 from portal.errors import ValidationFailed
 from portal.extensions import db, limiter
@@ -198,6 +199,7 @@ def login_submit():
     audit.record("login", actor=account, object_ref=f"account:{account.id}")
     db.session.commit()
     if owed:
+        session[SECOND_FACTOR_PENDING] = True
         session[SECOND_FACTOR_NEXT] = _safe_next(form.next.data)
         return redirect(url_for("second_factor.index"))
     return redirect(_safe_next(form.next.data))

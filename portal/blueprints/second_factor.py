@@ -22,6 +22,11 @@ bp = Blueprint("second_factor", __name__)
 OPEN_ENDPOINTS = {"static", "auth.logout", "health.healthz", "second_factor.index", "second_factor.enrol",
                   "second_factor.enrol_submit", "second_factor.verify", "second_factor.verify_submit"}
 NEXT_KEY = "second_factor_next"
+#: in the signed cookie from the SMS code until the second factor: the guard needs no query (the
+#: session row decides in the account loader, portal/__init__.py, should the two ever disagree)
+PENDING_KEY = "second_factor_pending"
+#: the secret being enrolled, SM4-sealed to the account, until a code confirms it
+ENROL_KEY = "second_factor_enrol"
 
 
 class CodeForm(FlaskForm):
@@ -38,16 +43,15 @@ def _login_session():
 
 
 def pending():
-    """Whether this request's session still owes the second factor."""
+    """Whether this request's session still owes the second factor, by its row."""
     login_session = _login_session() if current_user.is_authenticated else None
     return bool(login_session is not None and login_session.second_factor_pending)
 
 
 @bp.before_app_request
 def guard():
-    if request.endpoint in ("static", "health.healthz"):
-        return None
-    g.second_factor_pending = pending()  # a plain flag: error pages render it without the database
+    # The cookie's flag, not a query: a page (an error page too) costs nothing more.
+    g.second_factor_pending = bool(session.get("sid") and session.get(PENDING_KEY))
     if request.endpoint in OPEN_ENDPOINTS or not g.second_factor_pending:
         return None
     target = url_for("second_factor.index")
@@ -73,7 +77,10 @@ def _next_url():
 @bp.get("/second-factor")
 @login_required
 def index():
-    if pending():
+    if not pending():
+        session.pop(PENDING_KEY, None)  # a stale flag would send every page here
+    else:
+        session[PENDING_KEY] = True  # the row decides; the cookie's flag follows it
         if factor.is_enrolled(current_user):
             return redirect(url_for("second_factor.verify"))
         return redirect(url_for("second_factor.enrol"))
@@ -84,11 +91,10 @@ def index():
 
 def _enrol_page(form, status=200):
     try:
-        secret = factor.start_enrolment(current_user)
+        secret, session[ENROL_KEY] = factor.start_enrolment(current_user, session.get(ENROL_KEY))
     except factor.SecondFactorError as refused:
         flash(refused.message, "info")
         return redirect(url_for("second_factor.index"))
-    db.session.commit()
     uri = factor.provisioning_uri(current_user, secret)
     qr = segno.make(uri, error="m").png_data_uri(scale=5, border=2)
     grouped = " ".join(secret[i:i + 4] for i in range(0, len(secret), 4))
@@ -109,15 +115,17 @@ def enrol_submit():
     if not form.validate_on_submit():
         return _enrol_page(form, 400)
     try:
-        codes = factor.confirm_enrolment(current_user, form.code.data)
+        codes = factor.confirm_enrolment(current_user, session.get(ENROL_KEY), form.code.data)
     except factor.SecondFactorError as refused:
         db.session.rollback()
         form.code.errors = [refused.message]
         return _enrol_page(form, 422)
+    session.pop(ENROL_KEY, None)
     was_pending = pending()
     if was_pending:
         # The confirmation code proved the app holds the secret: it is this login's second factor.
         factor.pass_session(_login_session(), "enrolment")
+        session.pop(PENDING_KEY, None)
     db.session.commit()
     continue_to = _next_url() if was_pending else url_for("second_factor.index")
     session.pop(NEXT_KEY, None)
@@ -164,6 +172,7 @@ def verify_submit():
         return render_template("second_factor/verify.html", form=form), 422
     factor.pass_session(login_session, method)
     db.session.commit()
+    session.pop(PENDING_KEY, None)
     if method == "recovery_code":
         left = factor.recovery_codes_left(current_user)
         flash(f"已使用一个恢复码，剩余{left}个；恢复码用完前请联系安全管理员重置双因素认证", "warning")
