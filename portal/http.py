@@ -1,7 +1,7 @@
 """The request as the portal reads it, before any view sees it.
 
 Query and form values lose the control characters no field holds (a NUL would reach
-PostgreSQL, which refuses it in text); ids in paths are ASCII digits within BIGINT, so that a
+PostgreSQL, which refuses it in text); ids in paths are ASCII digits within INTEGER, so that a
 20-digit id is a 404 like any other missing object instead of an overflow in the database."""
 from flask import Request
 from werkzeug.datastructures import ImmutableMultiDict, MultiDict
@@ -31,9 +31,9 @@ class PortalRequest(Request):
 
 
 class IdConverter(IntegerConverter):
-    """`<int:…>` in every route: ASCII digits only (\\d would take ３ or ٣), at most BIGINT."""
+    """`<int:…>` in every route: ASCII digits only (\\d would take ３ or ٣), at most INTEGER."""
 
-    regex = r"[0-9]{1,19}"
+    regex = r"[0-9]{1,10}"
 
     def __init__(self, map, fixed_digits=0, min=None, max=MAX_ID, signed=False):
         super().__init__(map, fixed_digits=fixed_digits, min=min, max=max, signed=signed)

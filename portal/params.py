@@ -4,15 +4,16 @@ and dates within their real limits — or a BadValue with the Chinese message to
 Views and the domains' form parsers use these instead of int(), Decimal() or strptime() on raw
 text. Every value is NFKC-normalised first (full-width １２３ becomes 123), then must be plain
 ASCII digits: a superscript ² passes str.isdigit() but not this, and NaN, Infinity or 1e309
-are not numbers a person types. Bounds come from the columns the values end in (a 64-bit id,
+are not numbers a person types. Bounds come from the columns the values end in (an INTEGER id,
 NUMERIC(16, 2) money), so that nothing reaches the database that it would refuse."""
 import re
 import unicodedata
 from datetime import date
 from decimal import Decimal
 
-#: the largest BIGINT: ids, keyset cursors, versions
-MAX_ID = 2**63 - 1
+#: the largest INTEGER, the type of every id and version column: PostgreSQL binds a parameter
+#: compared with one as INTEGER and refuses a larger value, where SQLite would take 64 bits
+MAX_ID = 2**31 - 1
 MIN_YEAR, MAX_YEAR = 2000, 2099
 MIN_DATE, MAX_DATE = date(MIN_YEAR, 1, 1), date(MAX_YEAR, 12, 31)
 DIGITS = re.compile(r"[0-9]+")

@@ -49,6 +49,10 @@ def _post(client, url, data):
     ("budget_unit", "/reservations/1999/step/1", 404, "页面不存在"),
     ("gz_merchant", f"/records/{HUGE}", 404, "页面不存在"),
     ("gz_merchant", "/records/１２", 404, "页面不存在"),
+    # beyond INTEGER: PostgreSQL refused the bound parameter (500) where SQLite took 64 bits
+    ("gz_merchant", "/records/2147483648", 404, "页面不存在"),
+    ("gz_merchant", "/records/?before=１３８００００１０１２", 400, "请求无效"),
+    ("gz_office", "/accounts/?after=2147483648", 400, "请求无效"),
     ("province_finance", "/reservations/finance?year=²⁰²⁴", 400, "请求无效"),
     ("province", f"/reference-data/periods?year={HUGE}", 400, "请求无效"),
 ])
