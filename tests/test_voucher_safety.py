@@ -371,3 +371,16 @@ def test_a_name_with_line_breaks_is_served_safely(app, merchant):
     page = merchant.get(f"/records/{merchant.record_id}").get_data(as_text=True)
     assert "发 票&lt;img src=x onerror=alert(1)&gt;.png" in page
     assert "\u202e" not in page and "<img src=x" not in page
+
+
+def test_a_truncated_picture_is_refused_after_weasyprint_is_imported(t):
+    """WeasyPrint turns on Pillow's LOAD_TRUNCATED_IMAGES for the whole process as it is imported;
+    the workers import it as they start. A voucher must still decode in full."""
+    import weasyprint  # noqa: F401
+    from PIL import ImageFile
+
+    assert ImageFile.LOAD_TRUNCATED_IMAGES  # what WeasyPrint did
+    photo = io.BytesIO()
+    Image.effect_noise((200, 200), 80).convert("RGB").save(photo, "JPEG")
+    assert BROKEN_IMAGE in refused(t, photo.getvalue()[: len(photo.getvalue()) // 2], "发票.jpg")
+    assert ImageFile.LOAD_TRUNCATED_IMAGES  # and what it did is left as it was

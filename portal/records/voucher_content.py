@@ -10,9 +10,10 @@ import subprocess
 import sys
 import unicodedata
 import warnings
+from contextlib import contextmanager
 from pathlib import Path
 
-from PIL import ExifTags, Image, ImageOps
+from PIL import ExifTags, Image, ImageFile, ImageOps
 
 from portal.errors import ValidationFailed
 from portal.records.pdf_inspect import MAX_PAGES as MAX_PDF_PAGES
@@ -86,7 +87,8 @@ def clean_image(content, content_type):
             with Image.open(io.BytesIO(content), formats=[image_format]) as image:
                 if image.width * image.height > MAX_PIXELS:
                     _refuse(HUGE_IMAGE)
-                image.load()
+                with _truncation_refused():
+                    image.load()
                 return _reencode(_upright(image), image_format)
     except ValidationFailed:
         raise
@@ -94,6 +96,19 @@ def clean_image(content, content_type):
         _refuse(HUGE_IMAGE)
     except Exception:  # noqa: BLE001 - any decoder failure on hostile bytes is a broken file
         _refuse(BROKEN_IMAGE)
+
+
+@contextmanager
+def _truncation_refused():
+    """WeasyPrint sets Pillow's process-wide LOAD_TRUNCATED_IMAGES when it is imported (the
+    workers import it as they start), which would let a truncated upload decode as a half-grey
+    picture. A voucher must decode in full; the sheets only draw the portal's own QR code."""
+    before = ImageFile.LOAD_TRUNCATED_IMAGES
+    ImageFile.LOAD_TRUNCATED_IMAGES = False
+    try:
+        yield
+    finally:
+        ImageFile.LOAD_TRUNCATED_IMAGES = before
 
 
 def _reencode(picture, image_format):
