@@ -48,12 +48,13 @@ def add_period(actor, *, year, fill_type, name="", now=None):
     errors = {}
     latest = current_china_year(now) + 1
     try:
-        year = parse_int(year, minimum=FIRST_YEAR, maximum=latest)
+        year = parse_int(year, maximum=9999)
     except BadValue:
+        year = None
+    if year is None:
+        errors["year"] = "请填写年度，如 2027"
+    elif not FIRST_YEAR <= year <= latest:
         errors["year"] = f"年度应在 {FIRST_YEAR} 至 {latest} 之间"
-    else:
-        if year is None:
-            errors["year"] = "请填写年度，如 2027"
     if fill_type not in FILL_TYPES:
         errors["fill_type"] = "请选择填报类型"
     name = (name or "").strip()
