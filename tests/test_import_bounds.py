@@ -131,13 +131,20 @@ def refused(content, limits=spreadsheet.Limits()):
 
 # --- the bombs of the issue, measured -------------------------------------------------------------
 
+# The peak is this process's own VmHWM: ru_maxrss would carry over the high-water mark of the
+# forking pytest process across exec (274 MB in a whole-suite run).
 MEASURE = """
-import json, resource, sys, time
+import json, re, resource, sys, time
 resource.setrlimit(resource.RLIMIT_AS, (2 << 30, 2 << 30))  # the old code would take 5.4 GB
 from portal.errors import ValidationFailed
 from portal.reservations import unit_import
+
+def high_water_kb():
+    with open("/proc/self/status") as status:
+        return int(re.search(r"VmHWM:\\s+(\\d+) kB", status.read()).group(1))
+
 data = open(sys.argv[1], "rb").read()
-before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+before = high_water_kb()
 start = time.perf_counter()
 try:
     unit_import.read_rows(data)
@@ -145,7 +152,7 @@ try:
 except ValidationFailed as failed:
     message = failed.errors["file"]
 seconds = time.perf_counter() - start
-peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+peak = high_water_kb()
 print(json.dumps({"message": message, "seconds": seconds, "peak_mb": peak / 1024, "grew_mb": (peak - before) / 1024}))
 """
 
@@ -267,7 +274,7 @@ def declaring(part, kind):
 def test_parts_that_openpyxl_would_blow_up_are_refused_before_it_opens_them(members, message):
     start = time.perf_counter()
     assert refused(package(sheet_xml(header_and_units()), **members)) == message
-    assert time.perf_counter() - start < 2
+    assert time.perf_counter() - start < 5  # a bound for a loaded CI machine; unbounded took minutes
 
 
 #: a billion laughs: a0 is "lol", each next entity ten of the one before
