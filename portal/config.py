@@ -87,6 +87,8 @@ def load_settings(overrides=None):
     settings["MAX_CONTENT_LENGTH"] = (settings["VOUCHER_MAX_MB"] + 1) * 1024 * 1024
     settings["RATELIMIT_STORAGE_URI"] = settings["REDIS_URL"] or "memory://"
     settings["RATELIMIT_HEADERS_ENABLED"] = True
+    # Said every time: Flask-Limiter keeps the last app's value on its one Limiter otherwise.
+    settings["RATELIMIT_ENABLED"] = True
     if overrides:
         settings.update(overrides)
     if "SQLALCHEMY_ENGINE_OPTIONS" not in settings:
