@@ -26,7 +26,11 @@ def log_out(page):
     menu = page.get_by_role("button", name="展开导航")
     if menu.is_visible():  # a phone's screen folds the menu
         menu.click()
-    page.get_by_role("button", name="退出").click()
+        expect(menu).to_have_attribute("aria-expanded", "true")
+    leave = page.get_by_role("button", name="退出")
+    expect(leave).to_be_visible()
+    leave.click()
+    expect(page).to_have_url(re.compile(r"/login$"))
     expect(page.get_by_role("heading", name="账号登录")).to_be_visible()
 
 
