@@ -270,6 +270,7 @@ def test_production_refuses_captcha_off(env):
     env.setenv("PORTAL_ENV", "production")
     env.setenv("SECRET_KEY", "s" * 40)
     env.setenv("DATA_KEYS", "prod1:" + "5a" * 16)  # production's own SM4 keys
+    env.setenv("AUDIT_HMAC_KEY", "a" * 32)  # and its own audit-chain key
     assert load_settings()["LOGIN_CAPTCHA"] == "on"
     env.setenv("LOGIN_CAPTCHA", "off")
     with pytest.raises(ConfigurationError, match="LOGIN_CAPTCHA"):

@@ -4,7 +4,7 @@ import pytest
 from portal.config import DEVELOPMENT_SECRET_KEY, ConfigurationError, load_settings
 
 ENV_VARS = ("PORTAL_ENV", "SECRET_KEY", "DATABASE_URL", "SMS_BACKEND", "SMS_HTTP_URL", "SMS_HTTP_TOKEN",
-            "REDIS_URL", "PORTAL_INSTANCE", "DATA_KEYS")
+            "REDIS_URL", "PORTAL_INSTANCE", "DATA_KEYS", "AUDIT_HMAC_KEY")
 STRONG_KEY = "k" * 32
 
 
@@ -46,6 +46,7 @@ def test_production_accepts_its_own_long_key_and_secures_the_cookie(clean_env):
     clean_env.setenv("PORTAL_ENV", "production")
     clean_env.setenv("SECRET_KEY", STRONG_KEY)
     clean_env.setenv("DATA_KEYS", "prod1:" + "5a" * 16)  # its own SM4 keys (tests/test_crypto.py)
+    clean_env.setenv("AUDIT_HMAC_KEY", "a" * 32)  # its own key for the audit chain
     settings = load_settings()
     assert settings["SECRET_KEY"] == STRONG_KEY
     assert settings["SESSION_COOKIE_SECURE"] is True
