@@ -110,6 +110,14 @@ def own_row_rule(role):
     return OK if role == "gz_merchant" else merchant_account_rule(role)
 
 
+def number_revealers(role):
+    """The merchant's full number: the merchant itself and the market that manages it; to
+    everyone else the account is not there."""
+    if role == "anonymous":
+        return LOGIN
+    return OK if role in ("gz_merchant", "gz_market") else HIDDEN
+
+
 def self_edit_forbidden(role):
     return FORBIDDEN if role == "gz_merchant" else merchant_account_rule(role)
 
@@ -342,6 +350,8 @@ MATRIX = {
                                 answered(REDIRECT_SAME, self_edit_forbidden)),
     "accounts.enable_account": ("POST", lambda t: f"/accounts/{t.gz_merchant.id}/enable",
                                answered(REDIRECT_SAME, self_edit_forbidden)),
+    "reveal.account_phone": ("POST", lambda t: f"/reveal/account/{t.gz_merchant.id}/phone", number_revealers),
+    "reveal.reservation_mobile": ("POST", lambda t: f"/reveal/reservation/{t.reservation_id}/contact", form_viewers),
     "records.index": ("GET", lambda t: "/records/", filers),
     "records.new": ("GET", lambda t: "/records/new", filers),
     "records.edit": ("GET", lambda t: f"/records/{t.record_id}/edit", record_editors()),

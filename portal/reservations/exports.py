@@ -1,4 +1,6 @@
-"""Excel export of a progress list: every unit, this year against last year."""
+"""Excel export of a progress list: every unit, this year against last year. A file travels
+further than a page: its mobile numbers are masked (the detail page reveals one on request)."""
+from portal.accounts.models import mask_phone
 from portal.clock import format_datetime
 from portal.excel import xlsx_download
 
@@ -18,6 +20,6 @@ def progress_xlsx(rows, last_year, year, *, title):
                    form.ratio if form else None, form.reserved_amount if form else None,
                    form.union_expected if form else None, previous.ratio if previous else None,
                    previous.reserved_amount if previous else None, form.contact_name if form else "",
-                   form.contact_mobile if form else "", format_datetime(form.submitted_at) if form else ""]
+                   mask_phone(form.contact_mobile) if form else "", format_datetime(form.submitted_at) if form else ""]
 
     return xlsx_download(title, COLUMNS, values())
