@@ -253,3 +253,32 @@ def complete_second_factor(app, client, phone):
         code = totp_code_for(app, phone) or kept[phone].pop()
         done = client.post(target, data={"code": code, "csrf_token": token})
         assert done.status_code == 302, done.get_data(as_text=True)
+
+
+@pytest.fixture
+def as_role(app, tree, login):
+    """A logged-in client per role of the tree, made on first use."""
+    clients = {}
+
+    def get(role):
+        if role not in clients:
+            clients[role] = login(app.test_client(), getattr(tree, role).phone)
+        return clients[role]
+
+    return get
+
+
+@pytest.fixture
+def open_year(app):
+    """Next year, whose reserved-share filing is open for another month under a 30% minimum."""
+    from datetime import timedelta
+
+    from portal.clock import to_china, utcnow
+    from portal.reservations.models import YearPolicy
+
+    with app.app_context():
+        today = to_china(utcnow()).date()
+        db.session.add(YearPolicy(year=today.year + 1, min_ratio=30, encouraged_ratio=15, national_floor=10,
+                                  filing_deadline=today + timedelta(days=30), flag_below_last_year=True))
+        db.session.commit()
+        return today.year + 1

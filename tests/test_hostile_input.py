@@ -1,29 +1,14 @@
 """What an attacker and a careless user sent, each answered as a person would want: the page
 with a Chinese message, a 400 or a 404 — never a 500, never a row written by a GET."""
-from datetime import timedelta
-
 import pytest
 from sqlalchemy import func, select
 
-from portal.clock import to_china, utcnow
 from portal.extensions import db
-from portal.reservations.models import Reservation, YearPolicy
+from portal.reservations.models import Reservation
 from tests.conftest import csrf_token
 from tests.test_authz_matrix import MATRIX, matrix_tree  # noqa: F401  (fixture)
 
 HUGE = "99999999999999999999"
-
-
-@pytest.fixture
-def as_role(app, tree, login):
-    clients = {}
-
-    def get(role):
-        if role not in clients:
-            clients[role] = login(app.test_client(), getattr(tree, role).phone)
-        return clients[role]
-
-    return get
 
 
 def _post(client, url, data):
@@ -97,16 +82,6 @@ def test_a_merge_target_that_is_not_an_id_is_a_message(as_role, tree):
     response = _post(as_role("superior_budget"), f"/budget-units/{tree.budget_unit.unit_id}/merge",
                      {"merge-into": "²", "merge-reason": "机构改革"})
     assert response.status_code == 422
-
-
-@pytest.fixture
-def open_year(app):
-    with app.app_context():
-        today = to_china(utcnow()).date()
-        db.session.add(YearPolicy(year=today.year + 1, min_ratio=30, encouraged_ratio=15, national_floor=10,
-                                  filing_deadline=today + timedelta(days=30), flag_below_last_year=True))
-        db.session.commit()
-        return today.year + 1
 
 
 def _forms(app, unit_id):

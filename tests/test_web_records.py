@@ -91,18 +91,6 @@ def records(app, tree):
     return Records(app, tree)
 
 
-@pytest.fixture
-def as_role(app, tree, login):
-    clients = {}
-
-    def get(role):
-        if role not in clients:
-            clients[role] = login(app.test_client(), getattr(tree, role).phone)
-        return clients[role]
-
-    return get
-
-
 def test_bad_input_is_shown_beside_the_field_with_the_typed_values_kept(app, as_role):
     merchant = as_role("gz_merchant")
     with app.app_context():

@@ -17,20 +17,8 @@ WIDTHS = (1366, 390)
 
 
 @pytest.fixture
-def year(app):
-    """A year whose filing is open for another month."""
-    from datetime import timedelta
-
-    from portal.clock import to_china, utcnow
-    from portal.extensions import db
-    from portal.reservations.models import YearPolicy
-
-    with app.app_context():
-        today = to_china(utcnow()).date()
-        db.session.add(YearPolicy(year=today.year + 1, min_ratio=30, encouraged_ratio=15, national_floor=10,
-                                  filing_deadline=today + timedelta(days=30), flag_below_last_year=True))
-        db.session.commit()
-        return today.year + 1
+def year(open_year):
+    return open_year
 
 
 @pytest.fixture
