@@ -2,11 +2,19 @@
 conditional on the version read, and a lost race becomes the workflow's own Conflict."""
 from sqlalchemy.orm.exc import StaleDataError
 
+from portal.audit_chain import lock_head
 from portal.extensions import db
 
 
 def check_version(obj, expected_version, conflict):
-    """Refuse an action aimed at a version other than the current one."""
+    """Refuse an action aimed at a version other than the current one.
+
+    Every transition starts here and writes the audit trail, whose appends are serialised by
+    one lock (audit_chain.lock_head). Taking it now, before the transition's first write, gives
+    every transaction the same lock order — the trail, then the rows — so that two reviewers
+    acting at once wait for each other instead of deadlocking (a lazy load could otherwise
+    flush the row's UPDATE before the audit row asked for the lock)."""
+    lock_head(db.session.connection())
     if expected_version is not None and int(expected_version) != obj.version:
         raise conflict(obj)
 
