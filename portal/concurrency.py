@@ -15,6 +15,9 @@ def check_version(obj, expected_version, conflict):
     acting at once wait for each other instead of deadlocking (a lazy load could otherwise
     flush the row's UPDATE before the audit row asked for the lock)."""
     lock_head(db.session.connection())
+    # What was read before the lock may be stale by now: a transition that waited for another
+    # one compares against the row as it committed, and is told who acted first.
+    db.session.refresh(obj)
     if expected_version is not None and int(expected_version) != obj.version:
         raise conflict(obj)
 
