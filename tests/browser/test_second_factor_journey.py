@@ -29,6 +29,8 @@ def log_out(page):
     if page.viewport_size["width"] < 992:
         menu.click()
         expect(menu).to_have_attribute("aria-expanded", "true")
+        # Bootstrap gives the menu `show` once its unfolding ends; a click during it can miss.
+        expect(page.locator("#mainNav")).to_have_class(re.compile(r"(^|\s)show(\s|$)"))
     leave = page.get_by_role("button", name="退出")
     expect(leave).to_be_visible()
     leave.click()
