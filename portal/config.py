@@ -1,6 +1,7 @@
 """Settings read from environment variables, with safe defaults for a local install."""
 import os
 from decimal import Decimal
+from urllib.parse import urlsplit
 from pathlib import Path
 
 from portal.crypto import DEVELOPMENT_DATA_KEYS, KeyConfigurationError, parse_keys
@@ -13,6 +14,12 @@ DEVELOPMENT_SECRET_KEY = "development-only-secret-key-change-me"
 DEVELOPMENT_AUDIT_KEY = "development-only-audit-key-change-me"
 #: the Cybersecurity Law's six months: audit rows younger than this are never removed
 AUDIT_RETENTION_FLOOR_DAYS = 180
+#: the address a development install serves; production refuses it (it is printed in QR codes)
+DEVELOPMENT_BASE_URL = "http://127.0.0.1:5000"
+#: gunicorn's workers when WEB_CONCURRENCY is unset: the same default as gunicorn.conf.py
+DEFAULT_WEB_CONCURRENCY = 4
+#: SMS backends that deliver nothing to a phone: for a local install and the tests only
+LOCAL_SMS_BACKENDS = ("outbox", "console")
 
 
 class ConfigurationError(RuntimeError):
@@ -68,7 +75,10 @@ def load_settings(overrides=None):
         "EXPORT_MAX_ROWS": _int("EXPORT_MAX_ROWS", 200000),
         "IMPORT_MAX_ROWS": _int("IMPORT_MAX_ROWS", 5000),
         #: the portal's address as people reach it, printed in the QR codes of confirmation sheets
-        "PUBLIC_BASE_URL": os.environ.get("PUBLIC_BASE_URL", "http://127.0.0.1:5000").rstrip("/"),
+        "PUBLIC_BASE_URL": os.environ.get("PUBLIC_BASE_URL", DEVELOPMENT_BASE_URL).rstrip("/"),
+        #: web server processes on this machine (gunicorn reads the same variable): with more than
+        #: one, rate limits need a store they share (REDIS_URL)
+        "WEB_CONCURRENCY": _int("WEB_CONCURRENCY", DEFAULT_WEB_CONCURRENCY),
         #: reverse proxies in front (nginx: 1), whose X-Forwarded-* headers are trusted
         "TRUSTED_PROXIES": _int("TRUSTED_PROXIES", 0),
         #: SM4 keys for data at rest (portal/crypto.py): `keyid:hex32,...`, the first current
@@ -128,3 +138,34 @@ def check_settings(settings):
         raise ConfigurationError(f"unknown SMS_BACKEND {settings['SMS_BACKEND']!r}")
     if settings["SMS_BACKEND"] == "http" and not settings["SMS_HTTP_URL"]:
         raise ConfigurationError("SMS_BACKEND=http needs SMS_HTTP_URL")
+    if settings["PORTAL_ENV"] == "production":
+        _check_production_services(settings)
+
+
+def _check_production_services(settings):
+    """What a production install must have beyond its keys: real SMS, its public address, and one
+    rate-limit store for all its worker processes."""
+    if settings["SMS_BACKEND"] in LOCAL_SMS_BACKENDS:
+        raise ConfigurationError(
+            f"PORTAL_ENV=production cannot use SMS_BACKEND={settings['SMS_BACKEND']}: it sends no message to "
+            "any phone, so nobody could log in; set SMS_BACKEND=http with SMS_HTTP_URL and SMS_HTTP_TOKEN")
+    base_url = urlsplit(settings["PUBLIC_BASE_URL"])
+    if settings["PUBLIC_BASE_URL"] == DEVELOPMENT_BASE_URL:
+        raise ConfigurationError(
+            f"PORTAL_ENV=production needs PUBLIC_BASE_URL, the portal's https:// address as people reach it "
+            f"(it is printed in every confirmation sheet's QR code); it is the development {DEVELOPMENT_BASE_URL}")
+    if base_url.scheme != "https" or not base_url.hostname:
+        raise ConfigurationError(
+            f"PUBLIC_BASE_URL must be an https:// address in production (nginx serves TLS), "
+            f"not {settings['PUBLIC_BASE_URL']!r}")
+    if base_url.hostname in ("localhost", "127.0.0.1", "::1"):
+        raise ConfigurationError(
+            f"PUBLIC_BASE_URL {settings['PUBLIC_BASE_URL']!r} is this machine's own address: the QR codes "
+            "of printed sheets must lead to the portal from anyone's phone")
+    workers = settings["WEB_CONCURRENCY"]
+    if workers < 1:
+        raise ConfigurationError(f"WEB_CONCURRENCY must be at least 1, not {workers}")
+    if workers > 1 and not settings["REDIS_URL"]:
+        raise ConfigurationError(
+            f"PORTAL_ENV=production with WEB_CONCURRENCY={workers} web workers needs REDIS_URL: without it "
+            "each worker keeps its own rate-limit counts, and every limit is multiplied by the workers")

@@ -217,7 +217,8 @@ def test_settings_refuse_a_short_retention_and_a_production_default_key():
     with pytest.raises(ConfigurationError, match="AUDIT_RETENTION_DAYS"):
         load_settings({"AUDIT_RETENTION_DAYS": 179})
     production = {"PORTAL_ENV": "production", "SECRET_KEY": "s" * 40, "LOGIN_CAPTCHA": "on",
-                  "DATA_KEYS": "prod1:" + "5a" * 16}
+                  "DATA_KEYS": "prod1:" + "5a" * 16, "SMS_BACKEND": "http", "SMS_HTTP_URL": "https://sms.example/send",
+                  "PUBLIC_BASE_URL": "https://portal.example.gov.cn", "WEB_CONCURRENCY": 1}
     with pytest.raises(ConfigurationError, match="AUDIT_HMAC_KEY"):
         load_settings({**production, "AUDIT_HMAC_KEY": "short"})
     with pytest.raises(ConfigurationError, match="AUDIT_HMAC_KEY"):

@@ -271,6 +271,10 @@ def test_production_refuses_captcha_off(env):
     env.setenv("SECRET_KEY", "s" * 40)
     env.setenv("DATA_KEYS", "prod1:" + "5a" * 16)  # production's own SM4 keys
     env.setenv("AUDIT_HMAC_KEY", "a" * 32)  # and its own audit-chain key
+    env.setenv("SMS_BACKEND", "http")  # a real gateway, its https address, one worker without Redis
+    env.setenv("SMS_HTTP_URL", "https://sms.example/send")
+    env.setenv("PUBLIC_BASE_URL", "https://portal.example.gov.cn")
+    env.setenv("WEB_CONCURRENCY", "1")
     assert load_settings()["LOGIN_CAPTCHA"] == "on"
     env.setenv("LOGIN_CAPTCHA", "off")
     with pytest.raises(ConfigurationError, match="LOGIN_CAPTCHA"):

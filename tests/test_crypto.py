@@ -101,6 +101,10 @@ def test_production_refuses_to_start_without_its_own_keys(monkeypatch):
     monkeypatch.setenv("PORTAL_ENV", "production")
     monkeypatch.setenv("SECRET_KEY", "s" * 40)
     monkeypatch.setenv("AUDIT_HMAC_KEY", "a" * 40)  # the audit chain's own production key
+    monkeypatch.setenv("SMS_BACKEND", "http")  # a real gateway, its https address, one worker without Redis
+    monkeypatch.setenv("SMS_HTTP_URL", "https://sms.example/send")
+    monkeypatch.setenv("PUBLIC_BASE_URL", "https://portal.example.gov.cn")
+    monkeypatch.setenv("WEB_CONCURRENCY", "1")
     monkeypatch.delenv("DATA_KEYS", raising=False)
     with pytest.raises(ConfigurationError, match="DATA_KEYS"):
         load_settings()

@@ -100,7 +100,9 @@ def test_a_policy_a_view_sets_itself_is_kept(app, client):
 def test_hsts_in_production_only(app_factory):
     # Production's own checks: a long SECRET_KEY, the login captcha on.
     production = app_factory(PORTAL_ENV="production", SECRET_KEY=LONG_SECRET, LOGIN_CAPTCHA="on",
-                             DATA_KEYS="prod1:" + "5a" * 16, AUDIT_HMAC_KEY="a" * 32).test_client()
+                             DATA_KEYS="prod1:" + "5a" * 16, AUDIT_HMAC_KEY="a" * 32,
+                             SMS_BACKEND="http", SMS_HTTP_URL="https://sms.example/send",
+                             PUBLIC_BASE_URL="https://portal.example.gov.cn", WEB_CONCURRENCY=1).test_client()
     response = production.get("/login")
     assert response.headers["Strict-Transport-Security"] == "max-age=31536000; includeSubDomains"
     assert_protected(response)
