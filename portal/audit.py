@@ -62,6 +62,8 @@ ACTION_LABELS = {
     "audit_verified": "校验日志完整性",
     "audit_exported": "导出操作日志",
     "audit_archived": "归档操作日志",
+    "keys_rotated": "轮换数据加密密钥",
+    "personal_data_viewed": "查看完整个人信息",
 }
 
 RESULT_LABELS = {"ok": "成功", "failed": "失败", "denied": "拒绝"}

@@ -1,6 +1,8 @@
-"""Commands: init-db, create-admin, demo."""
+"""Commands: init-db, create-admin, demo, disable-dormant, rotate-keys; the audit trail's and the
+backup's own commands are registered here too."""
 import click
 from flask import current_app
+from flask.cli import with_appcontext
 from flask_migrate import upgrade
 from sqlalchemy import select
 
@@ -22,6 +24,11 @@ def register_commands(app):
     from portal.audit_chain import audit_archive_command, audit_verify_command
     app.cli.add_command(audit_verify_command)
     app.cli.add_command(audit_archive_command)
+    app.cli.add_command(rotate_keys)
+    app.cli.add_command(purge_expired)
+    from portal.backup import backup_command, restore_command
+    app.cli.add_command(backup_command)
+    app.cli.add_command(restore_command)
 
 
 def apply_schema():
@@ -64,13 +71,13 @@ def demo(if_empty):
     if if_empty and db.session.scalar(select(Account.id).limit(1)) is not None:
         click.echo("数据库已有账号，跳过演示数据。")
         return
-    if db.session.scalar(select(Account.id).where(Account.phone == DEMO_ADMIN_PHONE)) is None:
+    if db.session.scalar(select(Account.id).where(Account.with_phone(DEMO_ADMIN_PHONE))) is None:
         build_demo()
         build_demo_records(current_app.instance_path)
         build_demo_reservations(current_app.instance_path, current_app.config["PUBLIC_BASE_URL"])
         db.session.commit()
     click.echo(f"{'手机号':<13}{'角色':<8}单位")
-    for account in db.session.scalars(select(Account).order_by(Account.phone)):
+    for account in db.session.scalars(select(Account).order_by(Account.id)):
         click.echo(f"{account.phone:<14}{account.role_label:<6}{account.unit.kind_label}·{account.unit.name}")
 
 
@@ -85,3 +92,30 @@ def disable_dormant():
     for account in accounts:
         click.echo(f"已停用 {account.masked_phone} {account.unit.name}")
     click.echo(f"共停用{len(accounts)}个连续{days}天未使用的账号")
+
+
+@click.command("purge-expired")
+@with_appcontext
+def purge_expired():
+    """Remove SMS codes, wrong tries, sessions and captchas nothing needs any more (run daily)."""
+    from portal.accounts.housekeeping import KEEP_DAYS, purge_expired as purge
+
+    removed = purge()
+    db.session.commit()
+    click.echo("已清除过期数据（保留" + str(KEEP_DAYS) + "天）：" + "，".join(f"{table} {count}" for table, count in removed.items()))
+
+
+@click.command("rotate-keys")
+@with_appcontext
+def rotate_keys():
+    """Re-encrypt personal data and rehash blind indexes under the first key of DATA_KEYS."""
+    from portal import crypto, key_rotation
+
+    counts = key_rotation.rotate()
+    for column, changed in counts.items():
+        click.echo(f"{column}: {changed}")
+    left = {column: count for column, count in key_rotation.remaining().items() if count}
+    if left:
+        raise click.ClickException(f"仍有数据未使用当前密钥 {crypto.current_key_id()}：{left}")
+    click.echo(f"全部个人信息已使用当前密钥 {crypto.current_key_id()} 加密。旧密钥须保留至少1天"
+               "（短信验证码），并保留到此前生成的恢复码用完或重新生成为止。")

@@ -3,6 +3,7 @@ from flask import current_app
 from sqlalchemy import event
 from sqlalchemy.orm import Session
 
+from portal.accounts.models import mask_phone
 from portal.accounts.sms import SmsDeliveryError, send_sms
 
 _KEY = "pending_sms"
@@ -19,7 +20,8 @@ def _send_pending(session):
             send_sms(phone, text, kind)
         except SmsDeliveryError:
             # The change stands; a lost notice is logged for the operator, not shown as a failure.
-            current_app.logger.exception("SMS notification to %s failed", phone)
+            # Logs keep no personal data (剩余信息保护): the masked number says enough.
+            current_app.logger.exception("SMS notification to %s failed", mask_phone(phone))
 
 
 @event.listens_for(Session, "after_rollback")

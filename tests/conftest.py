@@ -226,7 +226,7 @@ def totp_code_for(app, phone):
     from portal.accounts.second_factor import VALID_WINDOW, factor_of, secret_of
 
     with app.app_context():
-        factor = factor_of(db.session.scalar(select(Account).where(Account.phone == phone)))
+        factor = factor_of(db.session.scalar(select(Account).where(Account.with_phone(phone))))
         totp, last = pyotp.TOTP(secret_of(factor)), factor.last_step
     now = totp.timecode(time.time())
     steps = [step for step in range(now - VALID_WINDOW, now + VALID_WINDOW + 1) if last is None or step > last]

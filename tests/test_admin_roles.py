@@ -18,7 +18,7 @@ def test_each_of_the_three_administrators_is_made_with_its_role(app):
         assert result.exit_code == 0, result.output
         assert f"已创建{label} 王{label}（{phone[:3]}****{phone[-4:]}）" in result.output
     with app.app_context():
-        accounts = db.session.scalars(select(Account).order_by(Account.phone)).all()
+        accounts = db.session.scalars(select(Account).order_by(Account.id)).all()
         assert [(a.admin_role, a.role_label, a.unit.kind) for a in accounts] == [
             ("system", "系统管理员", "system"), ("security", "安全管理员", "system"), ("audit", "审计管理员", "system")]
         assert len({a.unit_id for a in accounts}) == 1  # one system unit holds the three

@@ -19,7 +19,7 @@ def _age(app, phone, days):
     """Make the account's last use `days` ago."""
     with app.app_context():
         then = utcnow() - timedelta(days=days)
-        db.session.execute(update(Account).where(Account.phone == phone).values(last_login_at=then, created_at=then))
+        db.session.execute(update(Account).where(Account.with_phone(phone)).values(last_login_at=then, created_at=then))
         db.session.commit()
 
 
@@ -32,7 +32,7 @@ def _a_minute_later(app):
 
 def _account(app, phone):
     with app.app_context():
-        account = db.session.scalar(select(Account).where(Account.phone == phone))
+        account = db.session.scalar(select(Account).where(Account.with_phone(phone)))
         db.session.expunge(account)
         return account
 

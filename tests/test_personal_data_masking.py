@@ -146,3 +146,17 @@ def test_the_accounts_list_offers_a_managed_accounts_number_on_request(app, form
         f"/accounts/units/{form_tree.gz_merchant.unit_id}").get_data(as_text=True)
     assert f"/reveal/account/{form_tree.gz_merchant.id}/phone" in page
     assert form_tree.gz_merchant.phone not in page
+
+
+def test_the_contact_edit_form_shows_the_full_number_and_the_trail_records_it(app, form_tree, login):
+    office = _as(app, login, form_tree.gz_office)
+    response = office.get(f"/accounts/{form_tree.gz_market.id}/edit", headers={"HX-Request": "true"})
+    assert response.status_code == 200
+    assert f'value="{form_tree.gz_market.phone}"' in response.get_data(as_text=True)
+    assert [(account_id, ref) for account_id, ref, _ in _viewed_rows(app)] == [
+        (form_tree.gz_office.id, f"account:{form_tree.gz_market.id}")]
+    # Someone who may not edit the account sees no number, and no view is recorded.
+    stranger = _as(app, login, form_tree.sz_office)
+    assert stranger.get(f"/accounts/{form_tree.gz_market.id}/edit", headers={"HX-Request": "true"}).status_code in (
+        403, 404)
+    assert len(_viewed_rows(app)) == 1

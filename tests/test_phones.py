@@ -9,7 +9,7 @@ import pytest
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import func, insert, select
-from sqlalchemy.exc import DataError, IntegrityError
+from sqlalchemy.exc import IntegrityError
 
 from portal.accounts import service
 from portal.accounts.kinds import UnitKind
@@ -17,6 +17,8 @@ from portal.accounts.models import Account, SmsCode
 from portal.accounts.validators import mobile_digits, normalize_mobile
 from portal.errors import ValidationFailed
 from portal.extensions import db
+from portal.crypto import encrypt
+from portal.personal_data import phone_key
 from portal.reservations.form_rules import check_contacts
 from tests.conftest import csrf_token
 
@@ -127,21 +129,25 @@ def test_shape_reading_leaves_the_number_plan_to_phonenumbers():
 # --- the database refuses what the service would --------------------------------------------------
 
 def _account_row(unit_id, phone):
-    return insert(Account).values(unit_id=unit_id, phone=phone, name="直接写入", role="admin", active=True)
+    # Core, past the mapped class: what a direct write to the table would do.
+    return insert(Account).values(unit_id=unit_id, phone=encrypt(phone, context="account.phone"),
+                                  phone_key=phone_key(phone), phone_masked=phone[:3] + "****" + phone[-4:],
+                                  name=encrypt("直接写入", context="account.name"), name_key="0" * 64,
+                                  role="admin", active=True)
 
 
 def test_database_refuses_a_second_account_with_the_same_number(ctx, tree):
+    """The number is encrypted, so its blind index carries the unique constraint."""
     with pytest.raises(IntegrityError):
         db.session.execute(_account_row(tree.gz_market.unit_id, GZ_MERCHANT))
     db.session.rollback()
 
 
-@pytest.mark.parametrize("phone", ["1３７００００１０１２", "137 0000 1099", "+8613700001099", "1370000109"])
-def test_database_refuses_a_number_that_is_not_11_ascii_digits(ctx, tree, phone):
-    # PostgreSQL refuses a longer one already for its length (DataError); the CHECK does the rest.
-    with pytest.raises((IntegrityError, DataError)):
-        db.session.execute(_account_row(tree.gz_market.unit_id, phone))
-    db.session.rollback()
+@pytest.mark.parametrize("phone", ["1３７００００１０１２", "137 0000 1099", "+8613700001099", "1370000109", None])
+def test_an_account_refuses_a_number_that_is_not_11_ascii_digits(ctx, tree, phone):
+    # The database sees only ciphertext: the mapped class is where a stray spelling is stopped.
+    with pytest.raises(ValueError):
+        Account(unit_id=tree.gz_market.unit_id, phone=phone, name="直接写入")
 
 
 def test_a_number_taken_at_the_same_moment_is_a_message_not_a_crash(ctx, tree, monkeypatch):
@@ -153,7 +159,7 @@ def test_a_number_taken_at_the_same_moment_is_a_message_not_a_crash(ctx, tree, m
         service.open_unit(office, kind=UnitKind.MARKET, name="同时开通的市场", contact_name="张三", phone=GZ_MERCHANT)
     assert refused.value.errors == {"phone": PHONE_TAKEN}
     db.session.rollback()
-    assert db.session.scalar(select(func.count(Account.id)).where(Account.phone == GZ_MERCHANT)) == 1
+    assert db.session.scalar(select(func.count(Account.id)).where(Account.with_phone(GZ_MERCHANT))) == 1
 
 
 # --- every entry point reads the number the same way ----------------------------------------------
@@ -215,7 +221,7 @@ def test_full_width_login_reaches_the_one_account_and_shares_its_limits(app, tre
     assert again.status_code == 422
     assert "1分钟" in again.get_data(as_text=True)
     with app.app_context():
-        assert db.session.scalars(select(SmsCode.phone)).all() == [GZ_OFFICE]
+        assert db.session.scalars(select(SmsCode.phone_key)).all() == [phone_key(GZ_OFFICE)]
     response = client.post("/login", data={"phone": "137 0000 1001", "code": code, "csrf_token": token})
     assert response.status_code == 302
     assert "广州协作办" in client.get("/").get_data(as_text=True)

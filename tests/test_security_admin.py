@@ -14,6 +14,7 @@ from portal.audit import AuditEvent
 from portal.clock import utcnow
 from portal.errors import PermissionDenied, ValidationFailed
 from portal.extensions import db
+from portal.personal_data import phone_key
 
 
 @pytest.fixture
@@ -131,16 +132,17 @@ def test_unlock_clears_the_wrong_tries_that_lock_a_number(acct):
     phone = acct("gz_merchant").phone
     code, _ = issue_code(policy, phone, "login", deliver=True, ip="10.0.0.9")
     # A stranger's wrong tries from one address, as check_code records them.
-    db.session.add_all([CodeFailure(code_id=code.id, phone=phone, ip="10.0.0.9",
+    db.session.add_all([CodeFailure(code_id=code.id, phone_key=phone_key(phone), ip="10.0.0.9",
                                     created_at=utcnow() - timedelta(minutes=5))
                         for _ in range(policy.lockout_failures)])
     db.session.flush()
     with pytest.raises(CodeRefused) as refused:
         check_code(policy, phone, "login", "123456", ip="10.0.0.9")
     assert refused.value.message == CODE_LOCKED
-    assert security_admin.lockouts([phone], policy.lockout_failures) == {phone: ["10.0.0.9"]}
+    key = acct("gz_merchant").phone_key
+    assert security_admin.lockouts([key], policy.lockout_failures) == {key: ["10.0.0.9"]}
     assert security_admin.unlock(acct("security_admin"), acct("gz_merchant")) == policy.lockout_failures
-    assert security_admin.lockouts([phone], policy.lockout_failures) == {}
+    assert security_admin.lockouts([key], policy.lockout_failures) == {}
     with pytest.raises(CodeRefused) as refused:
         check_code(policy, phone, "login", "123456", ip="10.0.0.9")
     assert refused.value.reason != "locked"

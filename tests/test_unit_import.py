@@ -53,7 +53,7 @@ def unit_count():
 
 
 def account_of(phone):
-    return db.session.scalar(select(Account).where(Account.phone == phone))
+    return db.session.scalar(select(Account).where(Account.with_phone(phone)))
 
 
 def post_file(client, content, filename="预算单位.xlsx"):

@@ -73,7 +73,7 @@ def counts(app):
 
 def account_of(app, phone):
     with app.app_context():
-        return db.session.scalar(select(Account).where(Account.phone == phone))
+        return db.session.scalar(select(Account).where(Account.with_phone(phone)))
 
 
 def all_phones(app):

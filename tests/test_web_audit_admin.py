@@ -201,3 +201,10 @@ def test_a_voucher_download_is_in_the_trail(app, tree, login):
     [(account_id, _, target, result, _, _)] = trail(app, "download")
     assert account_id == tree.gz_merchant.id and result == "ok"
     assert target == f"records.voucher_file:{record_id}/{voucher_id}"
+
+
+def test_a_number_typed_into_a_query_is_kept_masked_in_the_trail(app, tree, login):
+    office = login(app.test_client(), GZ_OFFICE)
+    assert office.get("/reviews/export?q=13912345678").status_code == 200
+    [(*_, detail)] = trail(app, "export")
+    assert detail["路径"] == "/reviews/export?q=139****5678"

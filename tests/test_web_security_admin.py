@@ -9,6 +9,7 @@ from portal.accounts.models import CodeFailure, LoginSession, SmsCode
 from portal.audit import AuditEvent
 from portal.clock import utcnow
 from portal.extensions import db
+from portal.personal_data import phone_key
 from tests.conftest import csrf_token
 
 
@@ -68,11 +69,11 @@ def test_force_logout_from_the_list_of_live_sessions(app, tree, login):
 
 def test_unlock_a_locked_number_from_the_account_search(app, tree, login):
     with app.app_context():
-        code = SmsCode(phone=tree.gz_store.phone, purpose="login", code_hash="x" * 64, created_at=utcnow(),
+        code = SmsCode(phone_key=phone_key(tree.gz_store.phone), purpose="login", code_hash="x" * 64, created_at=utcnow(),
                        expires_at=utcnow() + timedelta(minutes=5))
         db.session.add(code)
         db.session.flush()
-        db.session.add_all([CodeFailure(code_id=code.id, phone=tree.gz_store.phone, ip="10.1.1.1", created_at=utcnow())
+        db.session.add_all([CodeFailure(code_id=code.id, phone_key=phone_key(tree.gz_store.phone), ip="10.1.1.1", created_at=utcnow())
                             for _ in range(10)])
         db.session.commit()
     admin = login(app.test_client(), tree.security_admin.phone)

@@ -13,7 +13,6 @@ Nobody but the owner of a number should be able to spend its limits (短信轰�
 The answers never tell whether the number has an account: a number without one gets a code
 row that is never delivered, counted and checked exactly like a delivered one.
 """
-import hashlib
 import hmac
 import secrets
 import unicodedata
@@ -22,6 +21,7 @@ from datetime import datetime, timedelta
 
 from sqlalchemy import case, func, select, text, update
 
+from portal import personal_data
 from portal.accounts.models import CodeFailure, SmsCode
 from portal.clock import utcnow
 from portal.extensions import db
@@ -104,16 +104,17 @@ class CodeRefused(Exception):
 
 def _keyed_hash(policy, phone, purpose, code):
     message = f"{purpose}:{phone}:{code}".encode()
-    return hmac.new(policy.secret_key.encode(), message, hashlib.sha256).hexdigest()
+    return hmac.new(policy.secret_key.encode(), message, "sm3").hexdigest()
 
 
 def _address(ip):
     return ip or ""
 
 
-def _owner_since(phone):
+def _owner_since(phone_keys):
     """When the number's owner last proved it with a correct code (any purpose), or the epoch."""
-    return db.session.scalar(select(func.max(SmsCode.used_at)).where(SmsCode.phone == phone)) or datetime.min
+    return db.session.scalar(select(func.max(SmsCode.used_at)).where(SmsCode.phone_key.in_(phone_keys))) \
+        or datetime.min
 
 
 def issue_code(policy, phone, purpose, *, deliver, ip=None, now=None):
@@ -126,10 +127,11 @@ def issue_code(policy, phone, purpose, *, deliver, ip=None, now=None):
     if db.session.get_bind().dialect.name == "postgresql":
         # Serialize sends to one number, so that parallel requests cannot pass the limits together.
         db.session.execute(text("SELECT pg_advisory_xact_lock(hashtext(:key))"), {"key": f"sms:{phone}"})
-    since = _owner_since(phone)
+    phone_keys = personal_data.phone_keys(phone)
+    since = _owner_since(phone_keys)
 
     def sent_since(delta, from_here=False):
-        query = select(func.count(SmsCode.id)).where(SmsCode.phone == phone,
+        query = select(func.count(SmsCode.id)).where(SmsCode.phone_key.in_(phone_keys),
                                                       SmsCode.created_at > max(now - delta, since))
         if from_here:
             query = query.where(func.coalesce(SmsCode.ip, "") == _address(ip))
@@ -141,18 +143,18 @@ def issue_code(policy, phone, purpose, *, deliver, ip=None, now=None):
     if sent_since(hour) >= policy.per_hour or sent_since(hour, True) >= policy.address_share_hour:
         raise CodeRefused("该手机号获取验证码过于频繁，请1小时后再试")
     pace = db.session.scalar(select(func.count(SmsCode.id)).where(
-        SmsCode.phone == phone, SmsCode.created_at > now - timedelta(minutes=1)))
+        SmsCode.phone_key.in_(phone_keys), SmsCode.created_at > now - timedelta(minutes=1)))
     if pace >= policy.per_minute:
         raise CodeRefused("验证码已发送，请1分钟后再重新获取")
 
     db.session.execute(
         update(SmsCode)
-        .where(SmsCode.phone == phone, SmsCode.purpose == purpose,
+        .where(SmsCode.phone_key.in_(phone_keys), SmsCode.purpose == purpose,
                SmsCode.used_at.is_(None), SmsCode.voided_at.is_(None))
         .values(voided_at=now)
     )
     code = f"{secrets.randbelow(1_000_000):06d}"
-    row = SmsCode(phone=phone, purpose=purpose, code_hash=_keyed_hash(policy, phone, purpose, code),
+    row = SmsCode(phone_key=phone_keys[0], purpose=purpose, code_hash=_keyed_hash(policy, phone, purpose, code),
                   created_at=now, expires_at=now + policy.ttl, delivered=deliver, ip=ip)
     db.session.add(row)
     db.session.flush()
@@ -180,15 +182,16 @@ def check_code(policy, phone, purpose, code, *, ip=None, now=None):
     if not typed:
         raise CodeRefused(CODE_EMPTY)
     address = _address(ip)
-    since = max(now - LOCKOUT_WINDOW, _owner_since(phone))
+    phone_keys = personal_data.phone_keys(phone)
+    since = max(now - LOCKOUT_WINDOW, _owner_since(phone_keys))
     failures_here = db.session.scalar(select(func.count(CodeFailure.id)).where(
-        CodeFailure.phone == phone, CodeFailure.ip == address, CodeFailure.created_at > since))
+        CodeFailure.phone_key.in_(phone_keys), CodeFailure.ip == address, CodeFailure.created_at > since))
     if failures_here >= policy.lockout_failures:
         raise CodeRefused(CODE_LOCKED, "locked")
     # FOR UPDATE (PostgreSQL) orders the tries at one code, so that the counts read below are
     # the others' committed ones; SQLite serialises writers by itself.
     latest = db.session.scalar(
-        select(SmsCode).where(SmsCode.phone == phone, SmsCode.purpose == purpose)
+        select(SmsCode).where(SmsCode.phone_key.in_(phone_keys), SmsCode.purpose == purpose)
         .order_by(SmsCode.created_at.desc(), SmsCode.id.desc()).limit(1).with_for_update()
     )
     if latest is None:
@@ -220,7 +223,7 @@ def check_code(policy, phone, purpose, code, *, ip=None, now=None):
     ).scalar()
     if attempts is None:
         raise CodeRefused(CODE_GONE, "used")
-    db.session.add(CodeFailure(code_id=latest.id, phone=phone, ip=address, created_at=now))
+    db.session.add(CodeFailure(code_id=latest.id, phone_key=phone_keys[0], ip=address, created_at=now))
     db.session.flush()
     left = policy.max_attempts - tries_here - 1
     if left <= 0 or attempts >= cap:

@@ -1,12 +1,17 @@
+import re
 from datetime import datetime
 
 from flask_login import UserMixin
 from sqlalchemy import Boolean, DateTime, ForeignKey, Index, Integer, String, false
-from sqlalchemy.orm import Mapped, mapped_column, relationship
+from sqlalchemy.orm import Mapped, mapped_column, relationship, validates
 
 from portal.accounts.kinds import ADMIN_ROLE_LABELS, AccountRole, FinanceLevel, UnitKind, role_label
+from portal import personal_data
 from portal.clock import utcnow
+from portal.dbtypes import EncryptedText
 from portal.extensions import db
+
+MOBILE_DIGITS = re.compile(r"1[0-9]{10}", re.ASCII)
 
 
 class Unit(db.Model):
@@ -64,11 +69,16 @@ class Account(UserMixin, db.Model):
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     unit_id: Mapped[int] = mapped_column(ForeignKey("unit.id"), index=True)
-    #: mainland mobile number as its 11 ASCII digits (validators.normalize_mobile), unique across
-    #: the portal; a CHECK added by migration 0005 (per dialect) refuses any other spelling
-    phone: Mapped[str] = mapped_column(String(11), unique=True)
-    #: contact name (联系人)
-    name: Mapped[str] = mapped_column(String(40))
+    #: mainland mobile number as its 11 ASCII digits (validators.normalize_mobile), SM4-encrypted
+    phone: Mapped[str] = mapped_column(EncryptedText("account.phone"))
+    #: the number's blind index (personal_data.phone_key): one account per number, found by it
+    phone_key: Mapped[str] = mapped_column(String(64), unique=True)
+    #: the number as lists show it (138****1012), kept so that lists need no decryption
+    phone_masked: Mapped[str] = mapped_column(String(11), index=True)
+    #: contact name (联系人), SM4-encrypted
+    name: Mapped[str] = mapped_column(EncryptedText("account.name"))
+    #: the name's blind index, for a search by full name
+    name_key: Mapped[str] = mapped_column(String(64), index=True)
     role: Mapped[str] = mapped_column(String(10), default=AccountRole.ADMIN)
     #: system, security or audit (kinds.AdminRole) for an account of the system unit, else None;
     #: one column, so that no account holds two of the three (三员分立)
@@ -100,7 +110,25 @@ class Account(UserMixin, db.Model):
 
     @property
     def masked_phone(self):
-        return mask_phone(self.phone)
+        return self.phone_masked
+
+    @validates("phone")
+    def _index_phone(self, _key, phone):
+        # The database sees only ciphertext and can no longer check the spelling (a CHECK did).
+        if not (isinstance(phone, str) and MOBILE_DIGITS.fullmatch(phone)):
+            raise ValueError("an account's number is stored as its 11 ASCII digits (validators.normalize_mobile)")
+        self.phone_key, self.phone_masked = personal_data.phone_key(phone), mask_phone(phone)
+        return phone
+
+    @validates("name")
+    def _index_name(self, _key, name):
+        self.name_key = personal_data.name_key(name)
+        return name
+
+    @classmethod
+    def with_phone(cls, phone):
+        """The condition "this account's number is `phone`" (its blind index under any key)."""
+        return cls.phone_key.in_(personal_data.phone_keys(phone))
 
     def __repr__(self):
         return f"<Account {self.id} {self.masked_phone}>"
@@ -140,10 +168,11 @@ class SmsCode(db.Model):
     __tablename__ = "sms_code"
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    phone: Mapped[str] = mapped_column(String(11), index=True)
+    #: the number's blind index (personal_data.phone_key): the number itself is not kept here
+    phone_key: Mapped[str] = mapped_column(String(64), index=True)
     #: login or register
     purpose: Mapped[str] = mapped_column(String(10))
-    #: HMAC-SHA256 of the code under the app's secret key
+    #: HMAC-SM3 of the code under the app's secret key
     code_hash: Mapped[str] = mapped_column(String(64))
     created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow, index=True)
     expires_at: Mapped[datetime] = mapped_column(DateTime)
@@ -155,6 +184,10 @@ class SmsCode(db.Model):
     delivered: Mapped[bool] = mapped_column(Boolean, default=True)
     ip: Mapped[str | None] = mapped_column(String(45))
 
+    @classmethod
+    def with_phone(cls, phone):
+        return cls.phone_key.in_(personal_data.phone_keys(phone))
+
 
 class CodeFailure(db.Model):
     """One wrong try at an SMS code, with the address it came from.
@@ -165,11 +198,12 @@ class CodeFailure(db.Model):
     """
 
     __tablename__ = "code_failure"
-    __table_args__ = (Index("ix_code_failure_phone_ip_at", "phone", "ip", "created_at"),)
+    __table_args__ = (Index("ix_code_failure_phone_key_ip_at", "phone_key", "ip", "created_at"),)
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     code_id: Mapped[int] = mapped_column(ForeignKey("sms_code.id", ondelete="CASCADE"), index=True)
-    phone: Mapped[str] = mapped_column(String(11))
+    #: the number's blind index, as in SmsCode
+    phone_key: Mapped[str] = mapped_column(String(64))
     #: the client's address; "" when the caller knows none (commands, tests)
     ip: Mapped[str] = mapped_column(String(45))
     created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)

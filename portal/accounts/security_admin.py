@@ -11,9 +11,9 @@ from datetime import datetime, timedelta
 from sqlalchemy import DateTime, ForeignKey, Integer, String, delete, func, or_, select
 from sqlalchemy.orm import Mapped, joinedload, mapped_column
 
-from portal import audit
+from portal import audit, personal_data
 from portal.accounts.codes import LOCKOUT_WINDOW
-from portal.accounts.models import Account, CodeFailure, LoginSession, SmsCode, Unit, mask_phone
+from portal.accounts.models import Account, CodeFailure, LoginSession, SmsCode, Unit
 from portal.accounts.rules import is_security_admin
 from portal.accounts.validators import normalize_mobile
 from portal.clock import utcnow
@@ -146,31 +146,32 @@ def search_accounts_query(text):
     conditions = [Unit.name.contains(text, autoescape=True)]
     mobile = normalize_mobile(text)
     if mobile:
-        conditions.append(Account.phone == mobile)
+        conditions.append(Account.with_phone(mobile))
     masked = MASKED.fullmatch(text.replace(" ", ""))
     if masked:
-        conditions.append(Account.phone.startswith(masked.group(1)) & Account.phone.endswith(masked.group(2)))
+        conditions.append(Account.phone_masked == masked.group(0))
     return query.where(or_(*conditions))
 
 
-def lockouts(phones, lockout_failures, now=None):
-    """{phone: [addresses locked out]} for the numbers given, as codes.check_code counts them:
-    wrong tries from one address within the hour since the owner's last correct code."""
+def lockouts(phone_keys, lockout_failures, now=None):
+    """{phone key: [addresses locked out]} for the numbers' blind indexes given, as
+    codes.check_code counts them: wrong tries from one address within the hour since the owner's
+    last correct code."""
     now = now or utcnow()
-    if not phones:
+    if not phone_keys:
         return {}
-    owner = (select(SmsCode.phone, func.max(SmsCode.used_at).label("since"))
-             .where(SmsCode.phone.in_(phones)).group_by(SmsCode.phone).subquery())
+    owner = (select(SmsCode.phone_key, func.max(SmsCode.used_at).label("since"))
+             .where(SmsCode.phone_key.in_(phone_keys)).group_by(SmsCode.phone_key).subquery())
     rows = db.session.execute(
-        select(CodeFailure.phone, CodeFailure.ip, func.count(CodeFailure.id))
-        .outerjoin(owner, owner.c.phone == CodeFailure.phone)
-        .where(CodeFailure.phone.in_(phones), CodeFailure.created_at > now - LOCKOUT_WINDOW,
+        select(CodeFailure.phone_key, CodeFailure.ip, func.count(CodeFailure.id))
+        .outerjoin(owner, owner.c.phone_key == CodeFailure.phone_key)
+        .where(CodeFailure.phone_key.in_(phone_keys), CodeFailure.created_at > now - LOCKOUT_WINDOW,
                or_(owner.c.since.is_(None), CodeFailure.created_at > owner.c.since))
-        .group_by(CodeFailure.phone, CodeFailure.ip)).all()
+        .group_by(CodeFailure.phone_key, CodeFailure.ip)).all()
     locked = {}
-    for phone, ip, count in rows:
+    for phone_key, ip, count in rows:
         if count >= lockout_failures:
-            locked.setdefault(phone, []).append(ip or "未知地址")
+            locked.setdefault(phone_key, []).append(ip or "未知地址")
     return locked
 
 
@@ -178,7 +179,7 @@ def unlock(actor, account):
     """Clear the wrong tries counted against the account's number, from every address."""
     ref = f"account:{account.id}"
     _require(actor, "lockout_cleared", ref)
-    cleared = db.session.execute(delete(CodeFailure).where(CodeFailure.phone == account.phone)).rowcount
+    cleared = db.session.execute(delete(CodeFailure).where(CodeFailure.phone_key.in_(personal_data.phone_keys(account.phone)))).rowcount
     audit.record("lockout_cleared", actor=actor, object_ref=ref,
-                 detail={"phone": mask_phone(account.phone), "unit": account.unit.name, "cleared": cleared})
+                 detail={"phone": account.masked_phone, "unit": account.unit.name, "cleared": cleared})
     return cleared

@@ -2,10 +2,10 @@
 
 Callers commit; nothing here reads the request.
 """
-from sqlalchemy import func, select
+from sqlalchemy import func, or_, select
 from sqlalchemy.exc import IntegrityError
 
-from portal import audit
+from portal import audit, personal_data
 from portal.accounts import rules
 from portal.accounts.kinds import AccountRole, AdminRole, FinanceLevel, UnitKind
 from portal.accounts.models import Account, Unit, mask_phone
@@ -54,8 +54,21 @@ def _flush(phone_field="phone"):
         raise
 
 
+def search_units_clause(text):
+    """Units whose name holds the text, or with an account whose contact is named exactly so, or
+    whose number is the one typed in full or holds the digits typed of its masked form (the
+    first three, the last four: numbers and names are encrypted, only these can be compared)."""
+    conditions = [Unit.name.contains(text, autoescape=True),  # a typed % or _ is a character
+                  Unit.accounts.any(Account.name_key.in_(personal_data.name_keys(text))),
+                  Unit.accounts.any(Account.phone_masked.contains(text, autoescape=True))]
+    mobile = normalize_mobile(text)
+    if mobile:
+        conditions.append(Unit.accounts.any(Account.with_phone(mobile)))
+    return or_(*conditions)
+
+
 def phone_taken(mobile, except_account=None):
-    query = select(Account.id).where(Account.phone == mobile)
+    query = select(Account.id).where(Account.with_phone(mobile))
     if except_account is not None:
         query = query.where(Account.id != except_account.id)
     return db.session.scalar(query) is not None
@@ -171,7 +184,8 @@ def edit_contact(actor, account, *, contact_name, phone):
         raise ValidationFailed(errors)
     changes = {}
     if contact_name != account.name:
-        changes["name"] = [account.name, contact_name]
+        # the trail outlives the account and cannot be edited: names in it are masked
+        changes["name"] = [personal_data.mask_name(account.name), personal_data.mask_name(contact_name)]
         account.name = contact_name
     if mobile != account.phone:
         changes["phone"] = [account.masked_phone, mask_phone(mobile)]
@@ -182,6 +196,17 @@ def edit_contact(actor, account, *, contact_name, phone):
     if changes:
         audit.record("account_edited", actor=actor, object_ref=f"account:{account.id}", detail=changes)
     return account
+
+
+def contact_for_editing(actor, account):
+    """The contact as the edit form shows it, with the full number: a view of another person's
+    number is in the trail (personal_data_viewed), as the reveal button's is."""
+    if not rules.may_manage_account(actor, account):
+        raise PermissionDenied()
+    if account.id != actor.id:
+        audit.record("personal_data_viewed", actor=actor, object_ref=f"account:{account.id}",
+                     detail={"field": "phone", "page": "edit"})
+    return {"contact_name": account.name, "phone": account.phone}
 
 
 def set_account_active(actor, account, active):

@@ -1,7 +1,7 @@
 """Account management: the units below an admin, their accounts, and opening new ones."""
 from flask import Blueprint, abort, flash, redirect, request, url_for
 from flask_login import current_user
-from sqlalchemy import func, or_, select
+from sqlalchemy import func, select
 
 from portal.accounts import rules, service
 from portal.accounts.kinds import UnitKind
@@ -48,10 +48,7 @@ def index():
     if kind:
         query = query.where(Unit.kind == kind)
     if query_text:
-        # autoescape: a % or _ typed into the search is a character, not a wildcard
-        query = query.where(or_(Unit.name.contains(query_text, autoescape=True),
-                                Unit.accounts.any(Account.name.contains(query_text, autoescape=True)),
-                                Unit.accounts.any(Account.phone.contains(query_text, autoescape=True))))
+        query = query.where(service.search_units_clause(query_text))
     units, next_after = keyset_page(query, Unit.id, id_arg("after"))
     kinds_present = db.session.scalars(
         select(Unit.kind).where(rules.managed_units_clause(current_user)).group_by(Unit.kind)
@@ -140,10 +137,12 @@ def account_row(account_id):
 @requires(rules.is_admin)
 def edit_account(account_id):
     account = _load_account(account_id)
-    if not rules.may_manage_account(current_user, account):
+    try:
+        contact = service.contact_for_editing(current_user, account)
+    except PermissionDenied:
         abort(403)
-    form = ContactForm(data={"contact_name": account.name, "phone": account.phone})
-    return fragment("accounts/_account_row.html", "edit_row", account=account, form=form)
+    db.session.commit()  # the view of the full number is in the trail
+    return fragment("accounts/_account_row.html", "edit_row", account=account, form=ContactForm(data=contact))
 
 
 @bp.post("/<int:account_id>/edit")

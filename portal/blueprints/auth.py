@@ -92,7 +92,7 @@ def _send_code(form, purpose):
     if not _captcha_passed(form):
         db.session.commit()  # the captcha's use is kept
         return _code_status(False, "", status=422, captcha_message=captcha.WRONG, refresh="focus")
-    account = db.session.scalar(select(Account).options(joinedload(Account.unit)).where(Account.phone == phone))
+    account = db.session.scalar(select(Account).options(joinedload(Account.unit)).where(Account.with_phone(phone)))
     if purpose == "login":
         deliver, notice = account is not None and account.is_active, None
     else:
@@ -178,7 +178,7 @@ def login_submit():
         check_code(_policy(), phone, "login", form.code.data, ip=request.remote_addr)
     except CodeRefused as refused:
         return _refuse_login(form, "code", refused.message, refused.reason, phone)
-    account = db.session.scalar(select(Account).where(Account.phone == phone))
+    account = db.session.scalar(select(Account).where(Account.with_phone(phone)))
     if account is None or not account.is_active:
         # A code is only ever delivered to an active account: this one was disabled since.
         return _refuse_login(form, "phone", "该账号已停用，请联系开通账号的单位", "账号已停用", phone)

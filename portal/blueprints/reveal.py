@@ -15,8 +15,6 @@ from portal.reservations.models import Reservation
 bp = Blueprint("reveal", __name__, url_prefix="/reveal")
 bp.add_app_template_filter(mask_phone, "mask_phone")
 
-audit.ACTION_LABELS["personal_data_viewed"] = "查看完整个人信息"
-
 #: the reservation's number fields a button may reveal, by the name in the URL
 RESERVATION_FIELDS = {"contact": "contact_mobile", "union_contact": "union_contact_mobile"}
 

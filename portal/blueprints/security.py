@@ -57,7 +57,7 @@ def accounts():
     if query is not None:
         rows, next_after = keyset_page(query, Account.id, id_arg("after"))
     policy = security_admin.current_settings(current_app.config)
-    locked = security_admin.lockouts([account.phone for account in rows], policy["lockout_failures"])
+    locked = security_admin.lockouts([account.phone_key for account in rows], policy["lockout_failures"])
     return render_template("security/accounts.html", accounts=rows, q=text, next_after=next_after, locked=locked,
                            reset_endpoint=_second_factor_reset_endpoint())
 

@@ -6,7 +6,7 @@ from sqlalchemy import Boolean, Date, DateTime, ForeignKey, Index, Integer, Stri
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from portal.clock import utcnow
-from portal.dbtypes import ExactDecimal
+from portal.dbtypes import EncryptedText, ExactDecimal
 from portal.extensions import db
 from portal.reservations.states import ACTION_LABELS, CANTEEN_TYPES, SHARED_FILLERS, SHEET_STAGES, STATUS_LABELS
 
@@ -70,11 +70,12 @@ class Reservation(db.Model):
     union_ratio: Mapped[Decimal | None] = mapped_column(ExactDecimal(5, 2))
     #: 通过832平台预计采购金额 = union total × union ratio
     union_expected: Mapped[Decimal | None] = mapped_column(ExactDecimal(16, 2))
-    contact_name: Mapped[str | None] = mapped_column(String(40))
-    contact_mobile: Mapped[str | None] = mapped_column(String(11))
+    #: the contacts' names and mobile numbers are personal data, kept SM4-encrypted
+    contact_name: Mapped[str | None] = mapped_column(EncryptedText("reservation.contact_name"))
+    contact_mobile: Mapped[str | None] = mapped_column(EncryptedText("reservation.contact_mobile"))
     contact_landline: Mapped[str | None] = mapped_column(String(20))
-    union_contact_name: Mapped[str | None] = mapped_column(String(40))
-    union_contact_mobile: Mapped[str | None] = mapped_column(String(11))
+    union_contact_name: Mapped[str | None] = mapped_column(EncryptedText("reservation.union_contact_name"))
+    union_contact_mobile: Mapped[str | None] = mapped_column(EncryptedText("reservation.union_contact_mobile"))
     union_contact_landline: Mapped[str | None] = mapped_column(String(20))
     status: Mapped[str] = mapped_column(String(10), default="draft")
     version: Mapped[int] = mapped_column(Integer, nullable=False, default=1)
@@ -184,8 +185,9 @@ class ConfirmationSheet(db.Model):
     size: Mapped[int] = mapped_column(Integer)
     created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
     created_by_id: Mapped[int] = mapped_column(ForeignKey("account.id"))
-    #: JSON of every figure printed, so the verification page shows what this sheet says
-    printed_values: Mapped[str] = mapped_column(Text)
+    #: JSON of every figure printed, so the verification page shows what this sheet says;
+    #: encrypted, since it holds the contacts' names and numbers
+    printed_values: Mapped[str] = mapped_column(EncryptedText("confirmation_sheet.printed_values", length=None))
 
     reservation = relationship(Reservation, back_populates="sheets")
     created_by = relationship("Account")

@@ -1,0 +1,39 @@
+"""剩余信息保护: what a login leaves behind is removed once nothing needs it any more.
+
+SMS codes and wrong tries are counted for a day at most (the daily sending limit) and shown as
+"failed attempts since your last login" (上次登录信息); they are kept KEEP_DAYS for that and then
+removed. Sessions are removed once ended, or dead of old age, for as long; captchas already
+used once they have expired. The audit trail keeps what happened (logins, logouts, lockouts),
+so nothing of the record is lost. Run daily (deploy/portal-daily.service).
+"""
+from datetime import timedelta
+
+from sqlalchemy import delete, func, select
+
+from portal.accounts.captcha import TTL as CAPTCHA_TTL
+from portal.accounts.models import CaptchaUse, CodeFailure, LoginSession, SmsCode
+from portal.clock import utcnow
+from portal.extensions import db
+
+KEEP_DAYS = 30
+
+
+def purge_expired(now=None):
+    """Delete what has expired; returns {table: rows removed}. The caller commits."""
+    now = now or utcnow()
+    cutoff = now - timedelta(days=KEEP_DAYS)
+    removed = {}
+
+    def purge(table, statement):
+        removed[table] = db.session.execute(statement.execution_options(synchronize_session=False)).rowcount
+
+    purge("code_failure", delete(CodeFailure).where(CodeFailure.created_at < cutoff))
+    # A code's own wrong tries go with it (ON DELETE CASCADE is not enforced on every SQLite).
+    purge("code_failure_of_old_codes", delete(CodeFailure).where(
+        CodeFailure.code_id.in_(select(SmsCode.id).where(SmsCode.created_at < cutoff))))
+    purge("sms_code", delete(SmsCode).where(SmsCode.created_at < cutoff))
+    purge("login_session", delete(LoginSession).where(
+        func.coalesce(LoginSession.ended_at, LoginSession.last_seen_at) < cutoff))
+    purge("captcha_use", delete(CaptchaUse).where(CaptchaUse.used_at < now - CAPTCHA_TTL))
+    removed["code_failure"] += removed.pop("code_failure_of_old_codes")
+    return removed
