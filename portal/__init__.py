@@ -74,8 +74,8 @@ def _init_login(app):
     @login_manager.user_loader
     def load_account(account_id):
         login_session = resolve_under_policy(session.get("sid"), app.config)
-        if db.session.dirty:
-            db.session.commit()  # a touch or an ended session; nothing else is pending this early
+        if db.session.dirty or db.session.new:
+            db.session.commit()  # a touch, or an ended session and its audit row; nothing else is pending this early
         if login_session is None or str(login_session.account_id) != account_id:
             session.pop("sid", None)
             return None

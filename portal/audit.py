@@ -64,6 +64,7 @@ ACTION_LABELS = {
     "audit_archived": "归档操作日志",
     "keys_rotated": "轮换数据加密密钥",
     "personal_data_viewed": "查看完整个人信息",
+    "session_expired": "会话超时结束",
 }
 
 RESULT_LABELS = {"ok": "成功", "failed": "失败", "denied": "拒绝"}

@@ -12,6 +12,7 @@ from sqlalchemy import func, select, update
 
 from portal.accounts.models import Account, LoginSession, SmsCode, Unit
 from portal.clock import utcnow
+from portal.audit import AuditEvent
 from portal.extensions import db
 from portal.accounts.codes import CODE_GONE
 from tests.conftest import csrf_token
@@ -447,6 +448,10 @@ def test_idle_for_31_minutes_needs_login_again(app, client, tree, login):
     assert is_login_redirect(client.get("/"))
     with app.app_context():
         assert db.session.scalar(select(LoginSession.end_reason)) == "idle"
+        # the trail says how it ended, once
+        [(account_id, detail)] = db.session.execute(select(AuditEvent.account_id, AuditEvent.detail)
+                                                    .where(AuditEvent.action == "session_expired")).all()
+        assert account_id is not None and "长时间未操作" in detail
 
 
 def test_idle_for_29_minutes_is_still_logged_in(app, client, tree, login):

@@ -6,6 +6,7 @@ from datetime import timedelta
 from sqlalchemy import select, update
 from sqlalchemy.orm import joinedload
 
+from portal import audit
 from portal.accounts.models import Account, LoginSession
 from portal.clock import utcnow
 from portal.extensions import db
@@ -39,15 +40,15 @@ def resolve_session(token, *, idle, absolute, now=None):
         .options(joinedload(LoginSession.account).joinedload(Account.unit)))
     if login_session is None or login_session.ended_at is not None:
         return None
-    if now - login_session.created_at > absolute:
-        _end(login_session, "absolute", now)
-        return None
-    if now - login_session.last_seen_at > idle:
-        _end(login_session, "idle", now)
-        return None
-    if not login_session.account.is_active:
-        _end(login_session, "disabled", now)
-        return None
+    for reason, over in (("absolute", now - login_session.created_at > absolute),
+                         ("idle", now - login_session.last_seen_at > idle),
+                         ("disabled", not login_session.account.is_active)):
+        if over:
+            _end(login_session, reason, now)
+            # The trail shows how a session ended, timeouts included (logout has its own row).
+            audit.record("session_expired", actor=login_session.account, at=now,
+                         object_ref=f"account:{login_session.account_id}", detail={"reason": EXPIRY_REASONS[reason]})
+            return None
     if now - login_session.last_seen_at > TOUCH_INTERVAL:
         login_session.last_seen_at = now
     return login_session
@@ -62,6 +63,9 @@ def resolve_under_policy(token, config, now=None):
 
     idle, absolute = session_limits(config)
     return resolve_session(token, idle=idle, absolute=absolute, now=now)
+
+
+EXPIRY_REASONS = {"absolute": "超过会话最长时间", "idle": "长时间未操作", "disabled": "账号或单位已停用"}
 
 
 def _end(login_session, reason, now):
