@@ -1,4 +1,5 @@
 # make run  — install, create the SQLite database, load reference and demo data, serve on 127.0.0.1:$(PORT)
+#             with the background job worker beside it
 # make test — install what the tests need (Debian packages too, where allowed) and run the whole suite
 PYTHON ?= python3
 VENV ?= .venv
@@ -18,9 +19,11 @@ $(VENV)/.installed: pyproject.toml
 
 install: $(VENV)/.installed
 
+# The job worker (SMS, sheets) runs beside the web server and stops with it.
 run: install
 	$(FLASK) init-db
 	$(FLASK) demo --if-empty
+	$(FLASK) worker & worker=$$!; trap 'kill $$worker 2>/dev/null' EXIT INT TERM; \
 	$(FLASK) run --host 127.0.0.1 --port $(PORT)
 
 system-deps:

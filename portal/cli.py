@@ -27,6 +27,8 @@ def register_commands(app):
     app.cli.add_command(rotate_keys)
     app.cli.add_command(purge_expired)
     from portal.backup import backup_command, restore_command
+    from portal.jobs.worker import worker_command
+    app.cli.add_command(worker_command)
     app.cli.add_command(backup_command)
     app.cli.add_command(restore_command)
 

@@ -1,29 +1,25 @@
-"""SMS notifications that go out only once the transaction that caused them has committed."""
-from flask import current_app
-from sqlalchemy import event
-from sqlalchemy.orm import Session
+"""SMS notifications as jobs: written in the transaction of the change that causes them, so a
+message exists if and only if its change committed, and sent by the worker with retries. A gateway
+that is down delays a message, never loses it; the administrators' page shows one that gave up."""
+from datetime import timedelta
 
 from portal.accounts.models import mask_phone
 from portal.accounts.sms import SmsDeliveryError, send_sms
+from portal.jobs import JobError, enqueue, handler
 
-_KEY = "pending_sms"
-
-
-def notify_after_commit(session, phone, text, kind):
-    session.info.setdefault(_KEY, []).append((phone, text, kind))
+KIND = "sms"
 
 
-@event.listens_for(Session, "after_commit")
-def _send_pending(session):
-    for phone, text, kind in session.info.pop(_KEY, []):
-        try:
-            send_sms(phone, text, kind)
-        except SmsDeliveryError:
-            # The change stands; a lost notice is logged for the operator, not shown as a failure.
-            # Logs keep no personal data (剩余信息保护): the masked number says enough.
-            current_app.logger.exception("SMS notification to %s failed", mask_phone(phone))
+def notify(phone, text, kind, *, created_by=None):
+    """Queue one message to a number; the caller commits it with its change."""
+    return enqueue(KIND, {"phone": phone, "text": text, "kind": kind},
+                   summary=f"短信（{kind}）至 {mask_phone(phone)}", created_by=created_by)
 
 
-@event.listens_for(Session, "after_rollback")
-def _drop_pending(session):
-    session.info.pop(_KEY, None)
+@handler(KIND, lease=timedelta(minutes=1), max_attempts=8)
+def _send(payload, job):
+    try:
+        # The job's id names the message: a gateway adapter can drop a repeat of the same id.
+        send_sms(payload["phone"], payload["text"], payload["kind"], message_id=f"portal-job-{job.id}")
+    except SmsDeliveryError as error:
+        raise JobError(f"短信网关发送失败：{error}") from error

@@ -436,6 +436,8 @@ MATRIX = {
     "security.enable_account": ("POST", lambda t: f"/security/accounts/{t.gz_merchant.id}/enable",
                                 security_admins(REDIRECT_SAME)),
     "security.settings": ("GET", lambda t: "/security/settings", security_admins(OK)),
+    "jobs.index": ("GET", lambda t: "/security/jobs/", security_admins(OK)),
+    "jobs.retry": ("POST", lambda t: f"/security/jobs/{t.failed_job_id}/retry", security_admins(REDIRECT_SAME)),
     # Last: it ends the session the rows above use, and sends everyone to the login page.
     "auth.logout": ("POST", lambda t: "/logout", lambda role: LOGIN),
 }
@@ -547,6 +549,7 @@ def matrix_tree(app, tree):
     record in each other state, in tree.records), and the school's submitted 2024 form."""
     from portal.accounts.models import Account
     from portal.extensions import db
+    from portal.jobs.models import Job
     from portal.reservations import sheets
     from portal.reservations.policy import ensure_policy
     from tests.factories import file_record, make_reservation
@@ -557,12 +560,16 @@ def matrix_tree(app, tree):
         sheet = sheets.make_sheet(reservation, "submitted", db.session.get(Account, tree.budget_unit.id),
                                   instance_path=app.instance_path, base_url="http://portal.test")
         ensure_policy(OPEN_YEAR)
+        failed_job = Job(kind="sms", summary="短信（test）至 137****1012", status="failed", attempts=8, max_attempts=8,
+                         last_error="短信网关发送失败")
+        db.session.add(failed_job)
         tree.records = {state: _record_in(app, tree, state) for state in ("draft", "returned", "submitted",
                                                                           "approved")}
         db.session.commit()
         tree.record_id, tree.voucher_id = record.id, record.vouchers[0].id
         tree.reservation_id, tree.sheet_id, tree.sheet_code = reservation.id, sheet.id, sheet.verification_code
         tree.period_id, tree.entry_id = record.period_id, record.category_id
+        tree.failed_job_id = failed_job.id
     return tree
 
 

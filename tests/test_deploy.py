@@ -265,10 +265,6 @@ def test_the_units_run_the_portal_as_its_user_with_its_settings():
     assert re.fullmatch(r"/opt/portal/\.venv/bin/flask --app app backup --to /var/backups/portal --keep \d+", backup)
 
 
-#: commands the units run that other parts of issue 11 are building (the job queue, backups)
-BEING_BUILT = {"worker"}
-
-
 def test_the_flask_commands_of_the_units_exist(tmp_path):
     from portal import create_app
 
@@ -276,9 +272,8 @@ def test_the_flask_commands_of_the_units_exist(tmp_path):
              for unit in UNITS for command in values(unit, "ExecStart") if " --app app " in command}
     app = create_app({"SQLALCHEMY_DATABASE_URI": "sqlite://", "PORTAL_INSTANCE": str(tmp_path)})
     missing = named - set(app.cli.list_commands(None))
-    assert missing <= BEING_BUILT, f"the units run flask commands the app does not have: {sorted(missing)}"
-    if missing:
-        pytest.skip(f"flask {', '.join(sorted(missing))}: not built yet (issue 11)")
+    assert not missing, f"the units run flask commands the app does not have: {sorted(missing)}"
+    assert {"worker", "backup", "purge-expired", "disable-dormant", "audit-verify"} <= named
 
 
 def systemd_analyze(tmp_path):

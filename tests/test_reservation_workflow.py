@@ -2,6 +2,7 @@
 every action × every role of build_tree(). Exactly the allowed transitions happen; every other attempt
 is refused and changes nothing. Real database, real domain operations; only the PDF maker is a stub
 that records what it was asked for."""
+import json
 from collections import Counter
 from datetime import timedelta
 from decimal import Decimal
@@ -15,6 +16,7 @@ from portal.audit import AuditEvent
 from portal.clock import to_china, utcnow
 from portal.errors import PermissionDenied, ValidationFailed
 from portal.extensions import db
+from portal.jobs.queue import pending
 from portal.reservations import queries, workflow
 from portal.reservations.models import ConfirmationSheet, Reservation, ReservationBatch, ReservationEvent, YearPolicy
 from tests.factories import build_tree
@@ -170,7 +172,8 @@ def act(actor, form, action, version, make_sheet, reason=REASON):
 
 
 def pending_sms():
-    return [phone for phone, _, _ in db.session.info.get("pending_sms", [])]
+    """The numbers the current transaction has queued a message to."""
+    return [json.loads(job.payload)["phone"] for job in pending() if job.kind == "sms"]
 
 
 def db_state(form_ids, make_sheet):

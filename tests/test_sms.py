@@ -67,14 +67,14 @@ def test_send_sms_uses_the_configured_outbox_and_signs_the_message(app):
 
 def test_http_backend_posts_json_to_the_gateway():
     with gateway(200) as (url, received):
-        HttpBackend(url, "secret-token", timeout=5).send("13800138000", "验证码为654321", "login_code")
+        HttpBackend(url, "secret-token", timeout=5).send("13800138000", "验证码为654321", "login_code", "m-1")
     assert len(received) == 1
     request = received[0]
     assert request["path"] == "/sms/send"
     assert request["headers"]["Content-Type"].startswith("application/json")
     assert request["headers"]["Authorization"] == "Bearer secret-token"
     assert json.loads(request["body"].decode("utf-8")) == {
-        "phone": "13800138000", "text": "验证码为654321", "kind": "login_code"}
+        "phone": "13800138000", "text": "验证码为654321", "kind": "login_code", "id": "m-1"}
 
 
 def test_http_backend_without_token_sends_no_authorization():

@@ -25,9 +25,9 @@ class OutboxBackend:
     def __init__(self, path):
         self.path = Path(path)
 
-    def send(self, phone, text, kind):
+    def send(self, phone, text, kind, message_id=None):
         line = json.dumps({"at": utcnow().isoformat(timespec="seconds") + "Z", "to": phone,
-                           "kind": kind, "text": text}, ensure_ascii=False)
+                           "kind": kind, "text": text, "id": message_id}, ensure_ascii=False)
         self.path.parent.mkdir(parents=True, exist_ok=True)
         with open(self.path, "a", encoding="utf-8") as handle:
             # Several gunicorn workers may append at once.
@@ -41,12 +41,13 @@ class ConsoleBackend:
 
     immediate = True
 
-    def send(self, phone, text, kind):
+    def send(self, phone, text, kind, message_id=None):
         log.warning("SMS to %s [%s]: %s", phone, kind, text)
 
 
 class HttpBackend:
-    """Posts {"phone", "text", "kind"} as JSON to the operator's SMS gateway."""
+    """Posts {"phone", "text", "kind", "id"} as JSON to the operator's SMS gateway; "id" names
+    the message, so that the gateway's adapter can drop a repeat (Aliyun's OutId, say)."""
 
     #: a network round trip: sent after the response (see send_unobserved)
     immediate = False
@@ -54,8 +55,9 @@ class HttpBackend:
     def __init__(self, url, token, timeout=5):
         self.url, self.token, self.timeout = url, token, timeout
 
-    def send(self, phone, text, kind):
-        body = json.dumps({"phone": phone, "text": text, "kind": kind}, ensure_ascii=False).encode()
+    def send(self, phone, text, kind, message_id=None):
+        body = json.dumps({"phone": phone, "text": text, "kind": kind, "id": message_id},
+                          ensure_ascii=False).encode()
         req = urllib.request.Request(self.url, data=body, method="POST",
                                      headers={"Content-Type": "application/json; charset=utf-8"})
         if self.token:
@@ -81,10 +83,10 @@ def backend_for(config):
     return HttpBackend(config["SMS_HTTP_URL"], config["SMS_HTTP_TOKEN"])
 
 
-def send_sms(phone, text, kind):
+def send_sms(phone, text, kind, message_id=None):
     """Send one message through the configured backend, signed with the portal's name."""
     config = current_app.config
-    backend_for(config).send(phone, config["SMS_SIGNATURE"] + text, kind)
+    backend_for(config).send(phone, config["SMS_SIGNATURE"] + text, kind, message_id)
 
 
 def send_unobserved(response, phone, text, kind):

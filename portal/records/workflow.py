@@ -17,7 +17,7 @@ from portal.accounts.models import Account
 from portal.clock import format_datetime, utcnow
 from portal.errors import PermissionDenied, ValidationFailed
 from portal.extensions import db
-from portal.notifications import notify_after_commit
+from portal.notifications import notify
 from portal.records import rules
 from portal.records.counting import add_to
 from portal.records.entry import FIELD_LABELS, missing_for_submit, snapshot
@@ -163,8 +163,7 @@ def return_for_changes(actor, record, *, expected_version, reason, now=None):
     who = "市级审核" if level == "city" else actor.unit.name
     for phone in db.session.scalars(select(Account.phone).where(Account.unit_id == record.unit_id,
                                                                  Account.active.is_(True))):
-        notify_after_commit(db.session, phone,
-                            f"您单位填报的购销记录（编号{record.id}，{record.product_name}）被{who}退回修改，"
-                            f"原因：{reason}。请登录门户修改后重新提交。", "record_returned")
+        notify(phone, f"您单位填报的购销记录（编号{record.id}，{record.product_name}）被{who}退回修改，"
+                      f"原因：{reason}。请登录门户修改后重新提交。", "record_returned")
     return record
 

@@ -19,7 +19,7 @@ from portal.accounts.models import Account
 from portal.clock import format_datetime, utcnow
 from portal.errors import PermissionDenied, ValidationFailed
 from portal.extensions import db
-from portal.notifications import notify_after_commit
+from portal.notifications import notify
 from portal.reservations import form_rules, scope
 from portal.reservations.models import Reservation, ReservationBatch, ReservationEvent
 from portal.reservations.policy import filing_open
@@ -61,7 +61,7 @@ def _event(actor, reservation, action, from_status, comment=None, now=None):
 def _notify_unit(reservation, text):
     for phone in db.session.scalars(select(Account.phone).where(Account.unit_id == reservation.unit_id,
                                                                  Account.active.is_(True))):
-        notify_after_commit(db.session, phone, text, "reservation")
+        notify(phone, text, "reservation")
 
 
 def last_year_of(reservation):
@@ -298,8 +298,8 @@ def remind_unfiled(actor, year, policy):
             continue
         for phone in db.session.scalars(select(Account.phone).where(Account.unit_id == unit.id,
                                                                      Account.active.is_(True))):
-            notify_after_commit(db.session, phone, f"请于{policy.last_filing_day:%m月%d日}前登录门户填报本单位"
-                                                   f"{year}年度预留份额。（{head.name}提醒）", "reservation_reminder")
+            notify(phone, f"请于{policy.last_filing_day:%m月%d日}前登录门户填报本单位"
+                          f"{year}年度预留份额。（{head.name}提醒）", "reservation_reminder")
         reminded += 1
     audit.record("reservation_remind", actor=actor, detail={"year": year, "units": reminded})
     return reminded
