@@ -3,7 +3,8 @@
 SMS codes and wrong tries are counted for a day at most (the daily sending limit) and shown as
 "failed attempts since your last login" (上次登录信息); they are kept KEEP_DAYS for that and then
 removed. Sessions are removed once ended, or dead of old age, for as long; captchas already
-used once they have expired. The audit trail keeps what happened (logins, logouts, lockouts),
+used once they have expired; background jobs done (their payload is already gone) after KEEP_DAYS,
+failed ones never (they wait for a retry). The audit trail keeps what happened (logins, logouts, lockouts),
 so nothing of the record is lost. Run daily (deploy/portal-daily.service).
 """
 from datetime import timedelta
@@ -14,6 +15,7 @@ from portal.accounts.captcha import TTL as CAPTCHA_TTL
 from portal.accounts.models import CaptchaUse, CodeFailure, LoginSession, SmsCode
 from portal.clock import utcnow
 from portal.extensions import db
+from portal.jobs.models import DONE, EXPIRED, Job
 
 KEEP_DAYS = 30
 
@@ -35,5 +37,6 @@ def purge_expired(now=None):
     purge("login_session", delete(LoginSession).where(
         func.coalesce(LoginSession.ended_at, LoginSession.last_seen_at) < cutoff))
     purge("captcha_use", delete(CaptchaUse).where(CaptchaUse.used_at < now - CAPTCHA_TTL))
+    purge("job", delete(Job).where(Job.status.in_((DONE, EXPIRED)), Job.finished_at < cutoff))
     removed["code_failure"] += removed.pop("code_failure_of_old_codes")
     return removed

@@ -1,4 +1,4 @@
-"""Pluggable SMS backends: the login codes and every notification go through one of them."""
+"""Pluggable SMS backends: the worker sends every message (portal/notifications.py) through one."""
 import fcntl
 import json
 import logging
@@ -19,9 +19,6 @@ class SmsDeliveryError(RuntimeError):
 class OutboxBackend:
     """Appends each message as one JSON line to instance/sms_outbox.jsonl (local installs, tests)."""
 
-    #: a local write: sent within the request (see send_unobserved)
-    immediate = True
-
     def __init__(self, path):
         self.path = Path(path)
 
@@ -39,8 +36,6 @@ class OutboxBackend:
 class ConsoleBackend:
     """Writes each message to the application log (a developer's terminal)."""
 
-    immediate = True
-
     def send(self, phone, text, kind, message_id=None):
         log.warning("SMS to %s [%s]: %s", phone, kind, text)
 
@@ -48,9 +43,6 @@ class ConsoleBackend:
 class HttpBackend:
     """Posts {"phone", "text", "kind", "id"} as JSON to the operator's SMS gateway; "id" names
     the message, so that the gateway's adapter can drop a repeat (Aliyun's OutId, say)."""
-
-    #: a network round trip: sent after the response (see send_unobserved)
-    immediate = False
 
     def __init__(self, url, token, timeout=5):
         self.url, self.token, self.timeout = url, token, timeout
@@ -87,28 +79,3 @@ def send_sms(phone, text, kind, message_id=None):
     """Send one message through the configured backend, signed with the portal's name."""
     config = current_app.config
     backend_for(config).send(phone, config["SMS_SIGNATURE"] + text, kind, message_id)
-
-
-def send_unobserved(response, phone, text, kind):
-    """Send a login or registration message so that the answer's timing does not tell whether
-    one was due (numbers without an account get none). A gateway call takes a network round
-    trip: it goes out once the response has been sent (gunicorn closes the response after
-    writing it). The local backends write at once, so that a developer sees the code
-    straight away. A failed send is logged, never shown: the person asks again after the minute.
-    """
-    config = current_app.config
-    backend = backend_for(config)
-    signed = config["SMS_SIGNATURE"] + text
-    logger = current_app.logger  # after the response there is no app context to find it in
-
-    def send():
-        try:
-            backend.send(phone, signed, kind)
-        except Exception:  # after the response nobody else would hear of it
-            logger.exception("SMS %s to %s failed", kind, f"{phone[:3]}****{phone[-4:]}")
-
-    if backend.immediate:
-        send()
-    else:
-        response.call_on_close(send)
-    return response

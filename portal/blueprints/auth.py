@@ -18,7 +18,6 @@ from portal.accounts import second_factor
 from portal.accounts.codes import REASON_LABELS, CodePolicy, CodeRefused, check_code, issue_code
 from portal.accounts.models import Account, mask_phone
 from portal.accounts.sessions import end_session, start_session
-from portal.accounts.sms import send_unobserved
 from portal.accounts.validators import MOBILE_FORMAT_MESSAGE, normalize_mobile
 from portal.blueprints.common import apply_errors, fragment
 from portal.blueprints.second_factor import NEXT_KEY as SECOND_FACTOR_NEXT
@@ -27,6 +26,7 @@ from portal.clock import utcnow
 from portal.errors import ValidationFailed
 from portal.extensions import db, limiter
 from portal.forms.auth import LoginForm, PhoneForm, RegisterForm
+from portal.notifications import notify
 from portal.reference.models import GuangdongCity
 
 bp = Blueprint("auth", __name__)
@@ -98,7 +98,7 @@ def _send_code(form, purpose):
     else:
         deliver, notice = account is None, ALREADY_REGISTERED_SMS if account is not None else None
     try:
-        _, code = issue_code(_policy(), phone, purpose, deliver=deliver, ip=request.remote_addr)
+        row, code = issue_code(_policy(), phone, purpose, deliver=deliver, ip=request.remote_addr)
     except CodeRefused as refused:
         audit.record("code_refused", object_ref=f"phone:{mask_phone(phone)}", result="denied",
                      detail={"purpose": purpose, "reason": refused.reason})
@@ -106,15 +106,16 @@ def _send_code(form, purpose):
         return _code_status(False, refused.message, status=422, refresh="quiet")
     audit.record("code_sent", actor=account if purpose == "login" else None, object_ref=f"phone:{mask_phone(phone)}",
                  detail={"purpose": purpose, "delivered": deliver})
-    db.session.commit()
     minutes = current_app.config["LOGIN_CODE_TTL_MINUTES"]
-    response = _code_status(True, SENT[purpose].format(phone=mask_phone(phone), minutes=minutes), refresh="quiet")
-    if deliver:
-        send_unobserved(response, phone, f"您的{PURPOSE_TEXT[purpose]}验证码为{code}，{minutes}分钟内有效。"
-                                         "如非本人操作，请忽略本短信。", kind=f"{purpose}_code")
-    elif notice:
-        send_unobserved(response, phone, notice, kind="register_notice")
-    return response
+    text, kind = (f"您的{PURPOSE_TEXT[purpose]}验证码为{code}，{minutes}分钟内有效。如非本人操作，请忽略本短信。",
+                  f"{purpose}_code")
+    if notice:
+        text, kind = notice, "register_notice"
+    # A message job for every number, known or not (the worker sends only those due), so that the
+    # answer and its SQL are the same; a code nobody received in time is not sent late.
+    notify(phone, text, kind, deliver=deliver or bool(notice), expires_at=row.expires_at)
+    db.session.commit()
+    return _code_status(True, SENT[purpose].format(phone=mask_phone(phone), minutes=minutes), refresh="quiet")
 
 
 def _expired_page():
