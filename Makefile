@@ -9,12 +9,15 @@ FLASK := $(VENV)/bin/flask --app app
 TEST_DATABASE_URL ?=
 PYTEST_ARGS ?=
 
-.PHONY: install run test system-deps bench clean mutate
+.PHONY: install run test system-deps bench clean mutate lock
 
-$(VENV)/.installed: pyproject.toml
+# Exact versions with their hashes (requirements-test.lock, made by `make lock`): two machines
+# installed a week apart run the same code. The portal itself goes in without dependencies.
+$(VENV)/.installed: pyproject.toml requirements-test.lock
 	$(PYTHON) -m venv $(VENV)
 	$(VENV)/bin/pip install --quiet --upgrade pip
-	$(VENV)/bin/pip install --quiet -e '.[test]'
+	$(VENV)/bin/pip install --quiet --require-hashes -r requirements-test.lock
+	$(VENV)/bin/pip install --quiet --no-deps -e .
 	touch $@
 
 install: $(VENV)/.installed
@@ -40,6 +43,14 @@ MUTANTS ?=
 mutate: install
 	$(VENV)/bin/pip install --quiet 'mutmut==3.8.1'
 	$(VENV)/bin/mutmut run $(if $(MUTANTS),'$(MUTANTS)'); $(VENV)/bin/mutmut results
+
+# make lock — after a change of pyproject.toml's dependencies: pin every package with its hashes,
+# for production (requirements.lock) and for the tests (requirements-test.lock).
+LOCK := $(VENV)/bin/pip-compile --quiet --generate-hashes --strip-extras --allow-unsafe --no-emit-index-url --no-emit-find-links
+lock: install
+	$(VENV)/bin/pip install --quiet 'pip-tools==7.6.2'
+	$(LOCK) --output-file=requirements.lock pyproject.toml
+	$(LOCK) --extra=test --output-file=requirements-test.lock pyproject.toml
 
 clean:
 	rm -rf $(VENV) .pytest_cache
