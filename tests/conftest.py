@@ -6,6 +6,7 @@ import re
 from pathlib import Path
 
 import pytest
+from flask.testing import FlaskClient
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
@@ -79,6 +80,7 @@ def app_factory(database_url, tmp_path):
         }
         config.update(overrides)
         app = create_app(config)
+        app.test_client_class = WorkerClient
         made.append(app)
         return app
 
@@ -158,6 +160,42 @@ def tree(app):
         })
 
 
+def run_worker_pass(app):
+    """What `flask worker` beside the server does: run the jobs that are due, in its own session.
+    While the test itself holds a write transaction open on SQLite the worker cannot claim (a
+    real one would wait): it gives up at once, and the jobs run at the next pass."""
+    from sqlalchemy.exc import OperationalError
+
+    from portal.jobs import work_off
+
+    with app.app_context():
+        sqlite = db.engine.dialect.name == "sqlite"
+        if sqlite:
+            db.session.execute(text("PRAGMA busy_timeout = 50"))
+        try:
+            work_off()
+        except OperationalError:
+            db.session.rollback()
+        finally:
+            if sqlite:
+                db.session.execute(text("PRAGMA busy_timeout = 5000"))
+                db.session.commit()
+
+
+class WorkerClient(FlaskClient):
+    """A test client with a job worker beside the server: once a request has been answered, the
+    jobs it queued (sheets, messages) run, as the worker would take them a moment later. A test
+    that looks at the moment in between sets run_worker = False."""
+
+    run_worker = True
+
+    def open(self, *args, **kwargs):
+        response = super().open(*args, **kwargs)
+        if self.run_worker:
+            run_worker_pass(self.application)
+        return response
+
+
 class Outbox:
     """The SMS outbox file the `outbox` backend writes, read as a person reads their phone: with
     a worker running, so the messages due are sent first (SMS are jobs: portal/notifications.py)."""
@@ -169,32 +207,11 @@ class Outbox:
         import json
 
         if self.app is not None:
-            self._run_worker()
+            run_worker_pass(self.app)
         if not self.path.exists():
             return []
         rows = [json.loads(line) for line in self.path.read_text(encoding="utf-8").splitlines() if line]
         return [row for row in rows if phone is None or row["to"] == phone]
-
-    def _run_worker(self):
-        """A worker's pass, in its own session. While the test itself holds a write transaction
-        open on SQLite the worker cannot claim (as a real one would wait): it gives up at once,
-        and the messages go out at the next look."""
-        from sqlalchemy.exc import OperationalError
-
-        from portal.jobs import work_off
-
-        with self.app.app_context():
-            sqlite = db.engine.dialect.name == "sqlite"
-            if sqlite:
-                db.session.execute(text("PRAGMA busy_timeout = 50"))
-            try:
-                work_off()
-            except OperationalError:
-                db.session.rollback()
-            finally:
-                if sqlite:
-                    db.session.execute(text("PRAGMA busy_timeout = 5000"))
-                    db.session.commit()
 
     def last_code(self, phone):
         for row in reversed(self.messages(phone)):

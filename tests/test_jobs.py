@@ -147,6 +147,7 @@ def test_a_job_that_keeps_failing_is_kept_as_failed_and_a_retry_delivers_it(app,
 
     security = app.test_client()
     login(security, tree.security_admin.phone)
+    security.run_worker = False  # the worker here is the http one below
     page = security.get("/security/jobs/").get_data(as_text=True)
     assert "短信网关发送失败" in page and f'data-job="{failed_id}"' in page
     assert tree.gz_merchant.phone not in page and tree.budget_unit.phone not in page

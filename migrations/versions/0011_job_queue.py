@@ -22,6 +22,7 @@ def upgrade():
         sa.Column('kind', sa.String(length=20), nullable=False),
         sa.Column('payload', sa.Text(), nullable=True),
         sa.Column('summary', sa.String(length=200), nullable=False),
+        sa.Column('subject', sa.String(length=60), nullable=True),
         sa.Column('status', sa.String(length=10), nullable=False),
         sa.Column('attempts', sa.Integer(), nullable=False),
         sa.Column('max_attempts', sa.Integer(), nullable=False),
@@ -40,8 +41,10 @@ def upgrade():
         sa.UniqueConstraint('dedupe_key', name=op.f('uq_job_dedupe_key')),
     )
     op.create_index('ix_job_status_run_after', 'job', ['status', 'run_after'], unique=False)
+    op.create_index(op.f('ix_job_subject'), 'job', ['subject'], unique=False)
 
 
 def downgrade():
+    op.drop_index(op.f('ix_job_subject'), table_name='job')
     op.drop_index('ix_job_status_run_after', table_name='job')
     op.drop_table('job')

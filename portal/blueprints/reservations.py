@@ -12,7 +12,7 @@ from portal.blueprints.common import (
 from portal.errors import PermissionDenied, ValidationFailed
 from portal.extensions import db, htmx
 from portal.forms.reservations import ContactsForm, DecisionForm, FiguresForm, PolicyForm, SubmitForm
-from portal.reservations import exports, form_rules, policy as policies, queries, scope, sheets, workflow
+from portal.reservations import exports, form_rules, policy as policies, queries, scope, sheet_jobs, workflow
 from portal.reservations.models import Reservation, YearPolicy
 from portal.reservations.states import ATTESTATION, CANTEEN_TYPES, STATUS_LABELS
 
@@ -39,8 +39,8 @@ def _no_policy():
 
 
 def _sheet_maker():
-    return partial(sheets.make_sheet, instance_path=current_app.instance_path,
-                   base_url=current_app.config["PUBLIC_BASE_URL"])
+    """Sheets are drawn by the worker: the step answers at once and its page polls for the sheet."""
+    return partial(sheet_jobs.sheet_later, base_url=current_app.config["PUBLIC_BASE_URL"])
 
 
 @bp.get("/")
@@ -188,7 +188,7 @@ def step_confirm(year):
         reservation = db.session.get(Reservation, reservation.id)
         return _wizard(3, reservation, policy, form, 422, problems=failed.errors)
     db.session.commit()
-    flash(f"已提交，{reservation.status_label}。确认单已生成，可在下方下载。", "success")
+    flash(f"已提交，{reservation.status_label}。确认单正在生成，生成后可在下方下载。", "success")
     return redirect(url_for("reservations.detail", reservation_id=reservation.id))
 
 
@@ -199,8 +199,18 @@ def detail(reservation_id):
     return render_page("reservations/detail.html", "decision", **_detail_context(reservation))
 
 
+@bp.get("/view/<int:reservation_id>/sheets")
+@requires(lambda account: scope.is_budget_unit(account) or scope.is_finance(account))
+def sheet_list(reservation_id):
+    """The form's sheets, polled by its page while one is being drawn."""
+    reservation = _load(reservation_id)
+    return fragment("reservations/_sheets.html", "sheets", reservation=reservation,
+                    waiting=sheet_jobs.waiting(reservation.id))
+
+
 def _detail_context(reservation, **extra):
     context = dict(reservation=reservation, last_year=workflow.last_year_of(reservation),
+                   waiting=sheet_jobs.waiting(reservation.id),
                    flag_labels=form_rules.FLAG_LABELS, form=DecisionForm(data={"version": reservation.version}),
                    may_confirm=scope.may_confirm(current_user, reservation),
                    may_finalize=scope.may_finalize(current_user, reservation), conflict=None, done=None)

@@ -27,6 +27,8 @@ class Job(db.Model):
     payload: Mapped[str | None] = mapped_column(EncryptedText("job.payload", length=None))
     #: what the administrators' page shows of it, with no personal data (a masked number)
     summary: Mapped[str] = mapped_column(String(200), default="")
+    #: the object the job works for ("reservation:12"), so that its page can show the job waiting
+    subject: Mapped[str | None] = mapped_column(String(60), index=True)
     status: Mapped[str] = mapped_column(String(10), default=QUEUED)
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     max_attempts: Mapped[int] = mapped_column(Integer, default=8)

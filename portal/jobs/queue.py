@@ -58,13 +58,14 @@ class JobError(RuntimeError):
     """A try that failed in an expected way: retried, and shown as its message."""
 
 
-def enqueue(kind, payload, *, summary="", dedupe_key=None, expires_at=None, created_by=None, session=None):
+def enqueue(kind, payload, *, summary="", subject=None, dedupe_key=None, expires_at=None, created_by=None,
+            session=None):
     """Add a job to the current transaction; the caller commits it with its change. A job with the
     dedupe key of one already written is not written again (one message is sent once)."""
     session = session or db.session
     if dedupe_key is not None and session.scalar(select(Job.id).where(Job.dedupe_key == dedupe_key)):
         return None
-    job = Job(kind=kind, payload=json.dumps(payload, ensure_ascii=False), summary=summary[:200],
+    job = Job(kind=kind, payload=json.dumps(payload, ensure_ascii=False), summary=summary[:200], subject=subject,
               max_attempts=HANDLERS[kind].max_attempts, dedupe_key=dedupe_key, expires_at=expires_at,
               created_by_id=created_by.id if created_by is not None else None, run_after=utcnow())
     session.add(job)

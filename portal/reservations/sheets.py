@@ -295,18 +295,28 @@ def render_pdf(printed, *, verify_link):
         return HTML(string=html).write_pdf(font_config=font_config)
 
 
-def make_sheet(reservation, stage, actor, *, instance_path, base_url):
-    """Render, store and record one confirmation sheet; the caller commits."""
+def sheet_values(reservation, stage, base_url, now=None):
+    """What a sheet of this stage prints, read from the form now, with its new verification code."""
     if stage not in SHEET_STAGES:
         raise ValueError(f"unknown sheet stage {stage!r}")
-    now = utcnow().replace(microsecond=0)
-    code = _new_code()
-    printed = printed_values(reservation, stage, code, now, base_url)
+    now = (now or utcnow()).replace(microsecond=0)
+    return printed_values(reservation, stage, _new_code(), now, base_url), now
+
+
+def make_sheet(reservation, stage, actor, *, instance_path, base_url):
+    """Render, store and record one confirmation sheet; the caller commits."""
+    printed, now = sheet_values(reservation, stage, base_url)
+    return store_sheet(reservation, stage, actor.id, printed, now, instance_path=instance_path)
+
+
+def store_sheet(reservation, stage, actor_id, printed, created_at, *, instance_path):
+    """Render the printed values to PDF, store the file and record the sheet; the caller commits
+    (the file is removed again if that commit fails)."""
     content = render_pdf(printed, verify_link=printed["verify_url"])
-    stored_name, path = _store(sheet_root(instance_path), to_china(now).year, content)
-    sheet = ConfirmationSheet(reservation=reservation, stage=stage, verification_code=code,
+    stored_name, path = _store(sheet_root(instance_path), to_china(created_at).year, content)
+    sheet = ConfirmationSheet(reservation=reservation, stage=stage, verification_code=printed["verification_code"],
                               stored_name=stored_name, sha256=hashlib.sha256(content).hexdigest(),
-                              size=len(content), created_at=now, created_by_id=actor.id,
+                              size=len(content), created_at=created_at, created_by_id=actor_id,
                               printed_values=json.dumps(printed, ensure_ascii=False))
     db.session.add(sheet)
     db.session.info.setdefault(PENDING_FILES, []).append(path)

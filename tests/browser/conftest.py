@@ -11,6 +11,8 @@ from pathlib import Path
 import pytest
 from werkzeug.serving import make_server
 
+from tests.conftest import run_worker_pass
+
 CHROMIUM = Path(os.environ.get("PORTAL_CHROMIUM", "/usr/bin/chromium"))
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
                  "--disable-component-update", "--disable-sync", "--no-first-run"]
@@ -57,13 +59,24 @@ def app(app):
 
 @pytest.fixture
 def live_server(app, tree):
-    """Serve the app with the unit tree on 127.0.0.1 and a free port; yields the base URL."""
+    """Serve the app with the unit tree on 127.0.0.1 and a free port, with a job worker beside
+    it (as `make run` starts one); yields the base URL."""
     server = make_server("127.0.0.1", 0, app, threaded=True)
     thread = threading.Thread(target=server.serve_forever, name="live-server", daemon=True)
+    stop = threading.Event()
+
+    def work():
+        while not stop.wait(0.3):
+            run_worker_pass(app)
+
+    worker = threading.Thread(target=work, name="job-worker", daemon=True)
     thread.start()
+    worker.start()
     try:
         yield f"http://127.0.0.1:{server.server_port}"
     finally:
+        stop.set()
+        worker.join(timeout=10)
         server.shutdown()
         server.server_close()
         thread.join(timeout=5)

@@ -194,9 +194,12 @@ def test_school_files_superior_returns_confirms_batches_and_finance_confirms(new
     expect(school.get_by_label(ATTESTATION)).not_to_be_checked()
     attest_and_submit(school)
     expect(school.get_by_role("heading", level=1)).to_have_text(f"省实验中学 · {year}年度预留份额")
-    expect(school.get_by_role("alert").filter(has_text="已提交")).to_contain_text("确认单已生成")
-    sheet_rows = school.locator("#sheets li")
+    expect(school.get_by_role("alert").filter(has_text="已提交")).to_contain_text("确认单正在生成")
+    # The worker draws the sheet; the card asks until it is there, then stops asking.
+    sheet_rows = school.locator("#sheets li", has=school.get_by_role("link", name="下载"))
     expect(sheet_rows).to_have_count(1)
+    expect(school.locator("#sheets [data-waiting]")).to_have_count(0)
+    expect(school.locator("#sheets-card")).not_to_have_attribute("hx-trigger", "every 2s")
     expect(sheet_rows.first).to_contain_text("填报提交")
     download_sheet(school, sheet_rows.first)
 
@@ -255,7 +258,7 @@ def test_school_files_superior_returns_confirms_batches_and_finance_confirms(new
     expect(figures).to_contain_text("1,200,000.00")
     expect(figures).to_contain_text("360,000.00")
     attest_and_submit(school)
-    expect(school.locator("#sheets li")).to_have_count(2)
+    expect(school.locator("#sheets li", has=school.get_by_role("link", name="下载"))).to_have_count(2)
 
     # ── 4. The superior confirms it, files and confirms its own, and submits the batch.
     open_nav(bureau, "预留份额信息确认")
@@ -280,7 +283,7 @@ def test_school_files_superior_returns_confirms_batches_and_finance_confirms(new
     next_step(bureau, 3)
     attest_and_submit(bureau)
     expect(bureau.get_by_role("heading", level=1)).to_have_text(f"省教育厅 · {year}年度预留份额")
-    expect(bureau.locator("#sheets li")).to_have_count(1)
+    expect(bureau.locator("#sheets li", has=bureau.get_by_role("link", name="下载"))).to_have_count(1)
     decide(bureau, "确认", "已确认，并短信通知填报单位（当前状态：待财政部门确认）")  # its own: itself confirms
 
     open_nav(bureau, "预留份额信息确认")
