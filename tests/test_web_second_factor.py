@@ -179,6 +179,8 @@ def test_a_half_login_reaches_nothing_but_the_second_factor_pages(app, client, t
 def test_others_log_in_without_one_and_may_enrol_from_their_page(app, client, tree, outbox, login):
     response = sms_login(client, outbox, tree.gz_office.phone)
     assert response.headers["Location"] == "/"
+    # Every page's header leads to it.
+    assert '<a class="link-light" href="/second-factor">双因素认证</a>' in client.get("/").get_data(as_text=True)
     page = client.get("/second-factor").get_data(as_text=True)
     assert "未绑定" in page and "/second-factor/enrol" in page
     enrol(client)
