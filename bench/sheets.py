@@ -7,14 +7,15 @@ Each sheet timing is one make_sheet call (figures, template, WeasyPrint, SHA-256
 flush), committed after each call as the workflow's caller does. first_sheet_ms is the process's
 first sheet, after WeasyPrint is imported (weasyprint_import_ms, paid once per process, or at
 worker start through sheets.warm_up()); first_sheet_cold_ms is the two together. The p50/p95
-figures leave the first sheet out. submit_* time a whole request through the app: a demo unit
-posts step 3 of its returned form (attestation, checks, state change, sheet, commit, redirect);
-its superior returns the form again between two submissions, untimed. Wall times follow the
-machine's load; the CPU times (sheet_cpu_*) less so. The last line printed is one JSON object.
+figures leave the first sheet out. submit_before_* and submit_after_* time whole step-3
+requests through the app with the sheet drawn in the request (as before commit c0fe018) and
+queued for the worker (as now), interleaved in the same run; worker_sheet_* is the worker's time
+per queued sheet; floor_healthz_* a bare request through the same stack (see bench/submission.py).
+Wall times follow the machine's load; the CPU times (*_cpu_*) less so. The last line printed
+is one JSON object.
 """
 import argparse
 import json
-import re
 import shutil
 import statistics
 import sys
@@ -24,7 +25,8 @@ from decimal import Decimal
 
 from sqlalchemy import select, text
 
-from bench.common import logged_in_client, peak_rss_mb, percentile, summary
+from bench.common import peak_rss_mb, percentile
+from bench.submission import submittable_form, time_submissions
 from portal import create_app
 from portal.accounts.models import Account, Unit
 from portal.clock import utcnow
@@ -33,7 +35,6 @@ from portal.extensions import db
 UNIT_NAME = "广东实验中学"            # demo budget unit under 广东省教育厅
 SUPERIOR_PHONE = "13900000011"        # 广东省教育厅 (demo)
 FINANCE_PHONE = "13900000001"         # 广东省财政厅 (demo)
-SUBMITTER_PHONE = "13900000013"       # a demo unit whose form its bureau has returned
 
 
 def make_reservation(year):
@@ -44,8 +45,8 @@ def make_reservation(year):
 
     ensure_policy(year)
     unit = db.session.scalar(select(Unit).where(Unit.name == UNIT_NAME))
-    superior = db.session.scalar(select(Account).where(Account.phone == SUPERIOR_PHONE))
-    finance = db.session.scalar(select(Account).where(Account.phone == FINANCE_PHONE))
+    superior = db.session.scalar(select(Account).where(Account.with_phone(SUPERIOR_PHONE)))
+    finance = db.session.scalar(select(Account).where(Account.with_phone(FINANCE_PHONE)))
     now = utcnow()
     reservation = Reservation(
         unit_id=unit.id, year=year, canteen_type="shared", shared_filler="self", remark="与广东省教育厅机关共用食堂，由本单位填报",
@@ -62,47 +63,11 @@ def make_reservation(year):
     return reservation, finance
 
 
-def submittable_form():
-    from portal.reservations.models import Reservation
-
-    unit_id = db.session.scalar(select(Account.unit_id).where(Account.phone == SUBMITTER_PHONE))
-    form = db.session.scalar(select(Reservation).where(Reservation.unit_id == unit_id, Reservation.status == "returned")
-                             .order_by(Reservation.year.desc()))
-    return form.id, form.year
-
-
-_clients = {}
-
-
-def submit_and_return(app, form_id, year):
-    """Post step 3 as the unit (the timed part is the whole request), then have its bureau
-    return the form so that it can be submitted again."""
-    from portal.reservations import workflow
-    from portal.reservations.models import Reservation
-
-    if "unit" not in _clients:
-        _clients["unit"] = logged_in_client(app, SUBMITTER_PHONE)
-    client, _ = _clients["unit"]
-    page = client.get(f"/reservations/{year}/step/3").get_data(as_text=True)
-    token = re.search(r'name="csrf_token" type="hidden" value="([^"]+)"', page).group(1)
-    version = re.search(r'name="version" type="hidden" value="(\d+)"', page).group(1)
-    started = time.perf_counter()
-    response = client.post(f"/reservations/{year}/step/3",
-                            data={"csrf_token": token, "version": version, "attested": "y"})
-    elapsed = time.perf_counter() - started
-    assert response.status_code == 302, response.get_data(as_text=True)[:500]
-    with app.app_context():
-        form = db.session.get(Reservation, form_id)
-        bureau = db.session.scalar(select(Account).where(Account.unit_id == form.superior_id))
-        workflow.return_to_unit(bureau, form, expected_version=form.version, reason="基准测试：请重新提交")
-        db.session.commit()
-    return elapsed
-
-
 def run(args):
     workdir = tempfile.mkdtemp(prefix="bench-sheets-")
     url = args.database_url or f"sqlite:///{workdir}/bench.sqlite3"
-    app = create_app({"SQLALCHEMY_DATABASE_URI": url, "PORTAL_INSTANCE": workdir, "RATELIMIT_ENABLED": False})
+    app = create_app({"SQLALCHEMY_DATABASE_URI": url, "PORTAL_INSTANCE": workdir, "RATELIMIT_ENABLED": False,
+                      "LOGIN_CAPTCHA": "off"})
     result = {"sheets": args.sheets, "database": url.split(":")[0].split("+")[0]}
     try:
         with app.app_context():
@@ -158,10 +123,8 @@ def run(args):
             db.session.commit()
             form_id, year = submittable_form()
         # Requests run outside our app context, each in its own, as in production.
-        submit_and_return(app, form_id, year)  # warm-up: login, the step-3 page's first render
-        submissions = [submit_and_return(app, form_id, year) * 1000 for _ in range(args.submits)]
-        result.update({"submits": args.submits, "submit_p50_ms": summary(submissions)["p50"],
-                       "submit_p95_ms": summary(submissions)["p95"]})
+        if args.submits:
+            result.update(time_submissions(app, form_id, year, args.submits))
         with app.app_context():
             db.session.remove()
             db.engine.dispose()
@@ -174,7 +137,8 @@ def run(args):
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--sheets", type=int, default=50, help="sheets to render (default 50)")
-    parser.add_argument("--submits", type=int, default=30, help="form submissions to time (default 30)")
+    parser.add_argument("--submits", type=int, default=50,
+                        help="submissions to time each way, sheet in the request and queued (default 50; 0: none)")
     parser.add_argument("--out", help="write one sample sheet to this file")
     parser.add_argument("--database-url", help="default: a temporary SQLite file")
     args = parser.parse_args(argv)
