@@ -46,13 +46,25 @@ def xlsx_download(title, columns, rows, *, max_rows=None):
     return xlsx_workbook_download(title, [(title, columns, rows)], max_rows=max_rows)
 
 
-def xlsx_workbook_download(title, sheets, *, max_rows=None):
-    """A file of several sheets, each (sheet title, columns, rows) as for xlsx_download."""
+XLSX_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+
+
+def write_workbook(target, sheets, *, max_rows=None):
+    """Write sheets, each (sheet title, columns, rows) as for xlsx_download, to a file or path.
+    Rows are read as they are written (write-only mode): a large export is never all in memory."""
     workbook = Workbook(write_only=True)
     for sheet_title, columns, rows in sheets:
         _add_sheet(workbook, sheet_title, columns, rows, max_rows)
+    workbook.save(target)
+
+
+def download_name(title):
+    return f"{title}-{to_china(utcnow()):%Y%m%d-%H%M}.xlsx"
+
+
+def xlsx_workbook_download(title, sheets, *, max_rows=None):
+    """A file of several sheets, each (sheet title, columns, rows) as for xlsx_download."""
     buffer = io.BytesIO()
-    workbook.save(buffer)
+    write_workbook(buffer, sheets, max_rows=max_rows)
     buffer.seek(0)
-    return send_file(buffer, as_attachment=True, download_name=f"{title}-{to_china(utcnow()):%Y%m%d-%H%M}.xlsx",
-                     mimetype="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet")
+    return send_file(buffer, as_attachment=True, download_name=download_name(title), mimetype=XLSX_TYPE)

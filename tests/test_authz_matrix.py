@@ -321,6 +321,10 @@ def enrolled_elsewhere(role):
     return LOGIN if role == "anonymous" else REDIRECT_SAME if role in SECOND_FACTOR_ROLES else OK
 
 
+def own_export(role):
+    return LOGIN if role == "anonymous" else OK if role == "gz_office" else HIDDEN
+
+
 def security_admins(outcome):
     """The security administrator's actions (安全管理员): 403 for every other login."""
     return lambda role: LOGIN if role == "anonymous" else outcome if role == "security_admin" else FORBIDDEN
@@ -439,6 +443,9 @@ MATRIX = {
     "security.settings": ("GET", lambda t: "/security/settings", security_admins(OK)),
     "jobs.index": ("GET", lambda t: "/security/jobs/", security_admins(OK)),
     "jobs.retry": ("POST", lambda t: f"/security/jobs/{t.failed_job_id}/retry", security_admins(REDIRECT_SAME)),
+    # A large export's page and file: only the account that asked (the Guangzhou office) sees them.
+    "exports.status": ("GET", lambda t: f"/exports/{t.export_job_id}", own_export),
+    "exports.download": ("GET", lambda t: f"/exports/{t.export_job_id}/download", own_export),
     # Last: it ends the session the rows above use, and sends everyone to the login page.
     "auth.logout": ("POST", lambda t: "/logout", lambda role: LOGIN),
 }
@@ -521,6 +528,19 @@ def _classify(response, url):
     return {400: BAD_REQUEST, 403: FORBIDDEN, 404: HIDDEN}.get(status, f"status {status}")
 
 
+def _finished_export(app, tree):
+    """The Guangzhou office's export, written by the worker."""
+    from portal.accounts.models import Account
+    from portal.extensions import db
+    from portal.jobs import work_off
+    from portal.jobs.exports import queue_export
+
+    job = queue_export("records.review", db.session.get(Account, tree.gz_office.id), {}, "待审核购销记录")
+    db.session.commit()
+    work_off(kinds=["export"])
+    return job
+
+
 def _record_in(app, tree, state):
     """A record of the Guangzhou merchant moved to `state` through the workflow: (id, voucher id)."""
     from portal.accounts.models import Account
@@ -564,13 +584,14 @@ def matrix_tree(app, tree):
         failed_job = Job(kind="sms", summary="短信（test）至 137****1012", status="failed", attempts=8, max_attempts=8,
                          last_error="短信网关发送失败")
         db.session.add(failed_job)
+        export_job = _finished_export(app, tree)
         tree.records = {state: _record_in(app, tree, state) for state in ("draft", "returned", "submitted",
                                                                           "approved")}
         db.session.commit()
         tree.record_id, tree.voucher_id = record.id, record.vouchers[0].id
         tree.reservation_id, tree.sheet_id, tree.sheet_code = reservation.id, sheet.id, sheet.verification_code
         tree.period_id, tree.entry_id = record.period_id, record.category_id
-        tree.failed_job_id = failed_job.id
+        tree.failed_job_id, tree.export_job_id = failed_job.id, export_job.id
     return tree
 
 

@@ -1,15 +1,17 @@
 """剩余信息保护: `flask purge-expired` removes what a login leaves behind once nothing needs it."""
-from datetime import timedelta
+import os
+from datetime import timedelta, timezone
 
 from flask import current_app
 from sqlalchemy import func, select
 
 from portal.accounts.codes import CodePolicy, CodeRefused, check_code, issue_code
-from portal.accounts.housekeeping import KEEP_DAYS
+from portal.accounts.housekeeping import EXPORT_KEEP_DAYS, KEEP_DAYS
 from portal.accounts.models import Account, CodeFailure, LoginSession, SmsCode
 from portal.accounts.sessions import start_session
 from portal.clock import utcnow
 from portal.extensions import db
+from portal.jobs import exports
 from portal.jobs.models import Job
 
 
@@ -36,6 +38,12 @@ def test_old_codes_tries_and_sessions_go_and_recent_ones_stay(app, tree):
         recent_code_id = recent_code.id
         assert _count(CodeFailure) == 1 and _count(SmsCode) == 2 and _count(LoginSession) == 2
 
+    with app.app_context():
+        old_file, new_file = exports.folder() / ("a" * 32 + ".xlsx"), exports.folder() / ("b" * 32 + ".xlsx")
+        for path in (old_file, new_file):
+            path.write_bytes(b"PK")
+        ages_ago = (utcnow() - timedelta(days=EXPORT_KEEP_DAYS + 1)).replace(tzinfo=timezone.utc).timestamp()
+        os.utime(old_file, (ages_ago, ages_ago))
     result = app.test_cli_runner().invoke(args=["purge-expired"])
     assert result.exit_code == 0, result.output
     assert "sms_code 1" in result.output and "login_session 1" in result.output
@@ -44,4 +52,5 @@ def test_old_codes_tries_and_sessions_go_and_recent_ones_stay(app, tree):
         assert db.session.scalars(select(SmsCode.id)).all() == [recent_code_id]
         assert _count(CodeFailure) == 0 and _count(LoginSession) == 1
         assert db.session.scalars(select(Job.status)).all() == ["failed"]  # kept for its retry
+    assert not old_file.exists() and new_file.exists()
     assert old_session != recent_session

@@ -36,6 +36,8 @@ def upgrade():
         sa.Column('finished_at', sa.DateTime(), nullable=True),
         sa.Column('created_by_id', sa.Integer(), nullable=True),
         sa.Column('result', sa.Text(), nullable=True),
+        sa.Column('progress', sa.Integer(), server_default='0', nullable=False),
+        sa.Column('total', sa.Integer(), nullable=True),
         sa.ForeignKeyConstraint(['created_by_id'], ['account.id'], name=op.f('fk_job_created_by_id_account')),
         sa.PrimaryKeyConstraint('id', name=op.f('pk_job')),
         sa.UniqueConstraint('dedupe_key', name=op.f('uq_job_dedupe_key')),

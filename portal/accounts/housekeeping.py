@@ -4,10 +4,10 @@ SMS codes and wrong tries are counted for a day at most (the daily sending limit
 "failed attempts since your last login" (上次登录信息); they are kept KEEP_DAYS for that and then
 removed. Sessions are removed once ended, or dead of old age, for as long; captchas already
 used once they have expired; background jobs done (their payload is already gone) after KEEP_DAYS,
-failed ones never (they wait for a retry). The audit trail keeps what happened (logins, logouts, lockouts),
+failed ones never (they wait for a retry); large exports' files after EXPORT_KEEP_DAYS. The audit trail keeps what happened (logins, logouts, lockouts),
 so nothing of the record is lost. Run daily (deploy/portal-daily.service).
 """
-from datetime import timedelta
+from datetime import timedelta, timezone
 
 from sqlalchemy import delete, func, select
 
@@ -15,9 +15,11 @@ from portal.accounts.captcha import TTL as CAPTCHA_TTL
 from portal.accounts.models import CaptchaUse, CodeFailure, LoginSession, SmsCode
 from portal.clock import utcnow
 from portal.extensions import db
+from portal.jobs import exports
 from portal.jobs.models import DONE, EXPIRED, Job
 
 KEEP_DAYS = 30
+EXPORT_KEEP_DAYS = 7
 
 
 def purge_expired(now=None):
@@ -39,4 +41,17 @@ def purge_expired(now=None):
     purge("captcha_use", delete(CaptchaUse).where(CaptchaUse.used_at < now - CAPTCHA_TTL))
     purge("job", delete(Job).where(Job.status.in_((DONE, EXPIRED)), Job.finished_at < cutoff))
     removed["code_failure"] += removed.pop("code_failure_of_old_codes")
+    removed["export_files"] = _remove_old_exports(now)
     return removed
+
+
+def _remove_old_exports(now):
+    """Large exports' files are fetched the day they are made; after EXPORT_KEEP_DAYS they go
+    (their page then says so), and a file half-written by a worker that died goes too."""
+    cutoff = (now - timedelta(days=EXPORT_KEEP_DAYS)).replace(tzinfo=timezone.utc).timestamp()
+    count = 0
+    for path in exports.folder().iterdir():
+        if path.suffix in (".xlsx", ".part") and path.stat().st_mtime < cutoff:
+            path.unlink(missing_ok=True)
+            count += 1
+    return count

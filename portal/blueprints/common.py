@@ -2,7 +2,7 @@
 import json
 from functools import wraps
 
-from flask import abort, current_app, make_response, request
+from flask import abort, current_app, make_response, redirect, request, url_for
 from flask_login import current_user, login_required
 from jinja2_fragments.flask import render_block
 
@@ -93,3 +93,16 @@ def keyset_page(query, key_column, after=None, descending=False):
     rows = db.session.scalars(query.limit(size + 1)).all()
     next_key = getattr(rows[size - 1], key_column.key) if len(rows) > size else None
     return rows[:size], next_key
+
+
+def export_or_queue(name, export, args):
+    """A small export downloads at once; a large one is written by the worker while the person
+    watches its progress on the export's page (jobs/exports.py)."""
+    from portal.excel import xlsx_workbook_download
+    from portal.jobs.exports import inline_rows, queue_export
+
+    if export.total <= inline_rows():
+        return xlsx_workbook_download(export.title, export.sheets, max_rows=current_app.config["EXPORT_MAX_ROWS"])
+    job = queue_export(name, current_user, args, export.title)
+    db.session.commit()
+    return redirect(url_for("exports.status", job_id=job.id))

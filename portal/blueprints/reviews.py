@@ -1,9 +1,9 @@
 """Review queues (待审核 / 已审核) for markets, supermarkets, city offices and the province office."""
-from flask import Blueprint, abort, current_app, flash, redirect, request, url_for
+from flask import Blueprint, abort, flash, redirect, request, url_for
 from flask_login import current_user
 from sqlalchemy import select
 
-from portal.blueprints.common import fragment, id_arg, keyset_page, render_page, requires, with_toast
+from portal.blueprints.common import export_or_queue, fragment, id_arg, keyset_page, render_page, requires, with_toast
 from portal.blueprints.records import load_record
 from portal.errors import PermissionDenied, ValidationFailed
 from portal.extensions import db, htmx
@@ -137,14 +137,6 @@ def batch_approve():
 @bp.get("/export")
 @requires(rules.is_reviewer)
 def export():
-    tab = "done" if request.args.get("tab") == "done" else "pending"
-    filters = queries.RecordFilters.from_args(request.args)
-    if filters.errors:
+    if queries.RecordFilters.from_args(request.args).errors:
         abort(400)  # the page's export link carries only filters the page could read
-    if tab == "done":
-        rows = (event.record for event in db.session.scalars(
-            queries.done_query(current_user, filters).order_by(ReviewEvent.id.desc())))
-    else:
-        rows = db.session.scalars(queries.pending_query(current_user, filters).order_by(PurchaseRecord.id.desc()))
-    title = "待审核购销记录" if tab == "pending" else "已审核购销记录"
-    return exports.xlsx_response(rows, title, max_rows=current_app.config["EXPORT_MAX_ROWS"])
+    return export_or_queue("records.review", exports.review_export(current_user, request.args), request.args)

@@ -47,6 +47,9 @@ class Job(db.Model):
     created_by_id: Mapped[int | None] = mapped_column(ForeignKey("account.id"))
     #: the handler's answer as JSON (e.g. the file an export wrote), for the page that waits on it
     result: Mapped[str | None] = mapped_column(Text)
+    #: how far a long job is (rows written of total), for the page that waits on it
+    progress: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    total: Mapped[int | None] = mapped_column(Integer)
 
     @property
     def status_label(self):

@@ -1,6 +1,12 @@
 """Excel export of record lists: Chinese headers, number formats."""
+from sqlalchemy import func, select
+
 from portal.clock import format_datetime, to_china, utcnow
 from portal.excel import xlsx_download, xlsx_workbook_download
+from portal.extensions import db
+from portal.jobs.exports import Export, exporter
+from portal.records import queries
+from portal.records.models import PurchaseRecord, ReviewEvent
 
 TEXT, MONEY, QUANTITY = "@", "#,##0.00", "#,##0.###"
 COLUMNS = [("序号", 6, None), ("记录编号", 10, None), ("填写单位", 28, None), ("渠道", 12, None),
@@ -23,6 +29,31 @@ def _values(index, record):
 def xlsx_response(records, title, *, max_rows):
     rows = (_values(index, record) for index, record in enumerate(records, start=1))
     return xlsx_download(title, COLUMNS, rows, max_rows=max_rows)
+
+
+def _count(query):
+    return db.session.scalar(select(func.count()).select_from(query.order_by(None).subquery()))
+
+
+@exporter("records.review")
+def review_export(account, args):
+    """A reviewer's queue (待审核) or history (已审核) under the page's filters."""
+    filters = queries.RecordFilters.from_args(args)
+    done = args.get("tab") == "done"
+    if done:
+        query, title = queries.done_query(account, filters), "已审核购销记录"
+    else:
+        query, title = queries.pending_query(account, filters), "待审核购销记录"
+
+    def rows():  # read only when written: a queued export's request never runs the query
+        if done:
+            records = (event.record for event in db.session.scalars(query.order_by(ReviewEvent.id.desc())))
+        else:
+            records = db.session.scalars(query.order_by(PurchaseRecord.id.desc()))
+        for index, record in enumerate(records, start=1):
+            yield _values(index, record)
+
+    return Export(title, [(title, COLUMNS, rows())], _count(query))
 
 
 TOTAL_COLUMNS = [("项目", 44, None), ("记录数", 10, "#,##0"), ("金额（元）", 20, MONEY)]

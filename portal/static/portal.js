@@ -149,3 +149,15 @@ document.addEventListener("DOMContentLoaded", function () {
     refreshCaptcha(Boolean(event.detail && event.detail.focus));
   });
 });
+
+// Progress bars say their width in data-percent (the CSP allows no style attributes): set it
+// when the page loads and whenever HTMX brings a new one (a large export's progress).
+document.addEventListener("DOMContentLoaded", function () {
+  function sizeBars(root) {
+    root.querySelectorAll(".progress-bar[data-percent]").forEach(function (bar) {
+      bar.style.width = Math.max(0, Math.min(100, Number(bar.dataset.percent) || 0)) + "%";
+    });
+  }
+  sizeBars(document);
+  document.body.addEventListener("htmx:afterSettle", function () { sizeBars(document); });
+});
