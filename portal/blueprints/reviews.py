@@ -1,14 +1,21 @@
 """Review queues (待审核 / 已审核) for markets, supermarkets, city offices and the province office."""
+import json
+from datetime import datetime
+
 from flask import Blueprint, abort, flash, redirect, request, url_for
 from flask_login import current_user
 from sqlalchemy import select
 
-from portal.blueprints.common import export_or_queue, fragment, id_arg, keyset_page, render_page, requires, with_toast
+from portal.blueprints.common import (
+    export_or_queue, fragment, id_arg, keyset_page, load_or_404, render_page, requires, with_toast,
+)
 from portal.blueprints.records import load_record
 from portal.errors import PermissionDenied, ValidationFailed
 from portal.extensions import db, htmx
 from portal.params import BadValue, parse_id
-from portal.records import exports, queries, rules, workflow
+from portal.clock import utcnow
+from portal.jobs.models import Job
+from portal.records import batch, exports, queries, rules, workflow
 from portal.records.flags import FLAG_LABELS
 from portal.records.models import PurchaseRecord, ReviewEvent
 from portal.records.states import CHANNEL_LABELS
@@ -25,7 +32,7 @@ def _queue_context(tab, filters):
         rows, next_key = keyset_page(queries.pending_query(current_user, filters), PurchaseRecord.id,
                                      id_arg("before"), descending=True)
     return dict(tab=tab, rows=rows, next_key=next_key, filters=filters, counts=queries.queue_counts(current_user),
-                flag_labels=FLAG_LABELS, channels=CHANNEL_LABELS)
+                flag_labels=FLAG_LABELS, channels=CHANNEL_LABELS, seen_at=utcnow().isoformat())
 
 
 @bp.get("/")
@@ -132,6 +139,29 @@ def batch_approve():
     filters = queries.RecordFilters.from_args(request.args)
     response = fragment("reviews/queue.html", "queue_body", refused=refused, **_queue_context("pending", filters))
     return with_toast(response, message, "success" if not refused else "warning")
+
+
+@bp.post("/approve-all")
+@requires(rules.is_reviewer)
+def approve_all():
+    """Approve everything the filtered queue held when the reviewer saw it: a job, watched on its page."""
+    try:
+        seen_at = min(datetime.fromisoformat(request.form.get("seen_at", "")[:32]), utcnow())
+    except ValueError:
+        abort(400)
+    if queries.RecordFilters.from_args(request.args).errors:
+        abort(400)
+    job = batch.queue_approve_all(current_user, request.args, seen_at)
+    db.session.commit()
+    return redirect(url_for("reviews.batch_status", job_id=job.id))
+
+
+@bp.get("/batches/<int:job_id>")
+@requires(rules.is_reviewer)
+def batch_status(job_id):
+    job = load_or_404(Job, job_id, lambda account, job: job.kind == batch.KIND and job.created_by_id == account.id)
+    results = json.loads(job.result) if job.result else {"approved": 0, "refused": []}
+    return render_page("reviews/batch.html", "batch", job=job, results=results)
 
 
 @bp.get("/export")
