@@ -105,6 +105,8 @@ class Verdict:
     #: the position and id of the first broken row, if any
     seq: int | None = None
     event_id: int | None = None
+    #: the newest entry checked, (position, hash): kept outside the database as a witness
+    head: tuple | None = None
 
 
 def _latest_anchor(session):
@@ -139,9 +141,45 @@ def verify(session, key=None):
     if stray is not None:
         return Verdict(False, checked, f"编号{stray}的日志是插入的，不在日志链中", None, stray)
     if not checked:
-        return Verdict(True, 0, "日志完整：没有需要校验的日志")
+        return Verdict(True, 0, "日志完整：没有需要校验的日志", head=(seq, prev) if seq else None)
     first = seq - checked + 1
-    return Verdict(True, checked, f"日志完整：已校验第{first}至第{seq}条，共{checked}条")
+    return Verdict(True, checked, f"日志完整：已校验第{first}至第{seq}条，共{checked}条", head=(seq, prev))
+
+
+def check_witness(session, verdict, witness):
+    """A chain that verifies may still have lost its newest entries (deleted from the end, the
+    rest is intact). A witness, the head an earlier check saw and kept outside the database,
+    tells: that entry must still be there, with the same hash, or be covered by an archive."""
+    if not verdict.ok or witness is None:
+        return verdict
+    seq, chain_hash = witness
+    head_seq = verdict.head[0] if verdict.head else 0
+    if head_seq < seq:
+        return Verdict(False, verdict.checked, f"第{head_seq + 1}至第{seq}条日志缺失（日志末尾被删除）", head_seq + 1)
+    anchor = _latest_anchor(session)
+    if anchor is not None and anchor.seq >= seq:
+        return verdict  # archived since: the signed archive holds it
+    kept = session.scalar(select(EVENTS.c.chain_hash).where(EVENTS.c.seq == seq))
+    if not hmac.compare_digest(kept or "", chain_hash):
+        return Verdict(False, verdict.checked, f"第{seq}条日志与上次校验时不同（日志被改写）", seq)
+    return verdict
+
+
+def read_witness(path):
+    try:
+        seq, chain_hash = Path(path).read_text(encoding="ascii").split()
+        return int(seq), chain_hash
+    except FileNotFoundError:
+        return None
+    except ValueError as error:
+        raise click.ClickException(f"见证文件 {path} 无法读取") from error
+
+
+def write_witness(path, head):
+    path = Path(path)
+    partial = path.with_name(path.name + ".part")
+    partial.write_text(f"{head[0]} {head[1]}\n", encoding="ascii")
+    partial.replace(path)
 
 
 class ArchiveRefused(Exception):
@@ -217,14 +255,20 @@ def verify_archive(path, key=None):
 
 
 @click.command("audit-verify")
+@click.option("--witness", type=click.Path(dir_okay=False),
+              help="见证文件：记录上次校验到的最新日志（保存在数据库之外），用于发现末尾日志被删除")
 @with_appcontext
-def audit_verify_command():
+def audit_verify_command(witness):
     """Check the audit trail's hash chain; exit 1 naming the first broken entry."""
     from portal.extensions import db
 
     verdict = verify(db.session)
+    if witness:
+        verdict = check_witness(db.session, verdict, read_witness(witness))
     db.session.rollback()
     if verdict.ok:
+        if witness and verdict.head:
+            write_witness(witness, verdict.head)
         click.echo(verdict.message)
         return
     click.echo(f"日志校验失败：{verdict.message}", err=True)

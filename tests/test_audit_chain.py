@@ -224,3 +224,34 @@ def test_settings_refuse_a_short_retention_and_a_production_default_key():
     with pytest.raises(ConfigurationError, match="AUDIT_HMAC_KEY"):
         load_settings(production)
     assert load_settings({**production, "AUDIT_HMAC_KEY": "k" * 32})["AUDIT_RETENTION_DAYS"] == 180
+
+
+def test_a_witness_kept_outside_the_database_reveals_entries_deleted_from_the_end(app, tree, tmp_path):
+    witness = tmp_path / "audit-head"
+    ids = add_rows(app, 5)
+    assert run(app, "audit-verify", "--witness", str(witness)).exit_code == 0
+    head = int(witness.read_text().split()[0])
+    assert head == seq_of(app, ids[-1])
+    tamper(app, "DELETE FROM audit_event WHERE id IN (:a, :b)", a=ids[-1], b=ids[-2])
+    # The chain alone cannot tell: what is left is intact.
+    assert run(app, "audit-verify").exit_code == 0
+    result = run(app, "audit-verify", "--witness", str(witness))
+    assert result.exit_code == 1
+    assert f"第{head - 1}至第{head}条日志缺失（日志末尾被删除）" in result.output
+    # Writing new entries over the deleted end is seen as well.
+    add_rows(app, 3)
+    result = run(app, "audit-verify", "--witness", str(witness))
+    assert result.exit_code == 1 and f"第{head}条日志与上次校验时不同" in result.output
+    assert int(witness.read_text().split()[0]) == head  # a failed check keeps the old witness
+
+
+def test_the_chain_is_hmac_sm3():
+    """GB/T 32905's example ("abc"), and the chain's MAC computed by hand with that hash."""
+    import hashlib
+    import hmac
+
+    from portal.audit_chain import sm3_mac
+
+    assert hashlib.new("sm3", b"abc").hexdigest() == (
+        "66c7f0f462eeedd9d1f2d46bdc10e4e24167c4875cf2f7a2297da02b8f4ba8e0")
+    assert sm3_mac(b"k", b"m") == hmac.new(b"k", b"m", "sm3").hexdigest() != hmac.new(b"k", b"m", "sha256").hexdigest()

@@ -109,6 +109,23 @@ def test_hsts_in_production_only(app_factory):
     assert "Strict-Transport-Security" in production.get("/no/such/page").headers
 
 
+def test_production_cookies_are_secure_httponly_and_samesite(app_factory, monkeypatch):
+    """The session cookie as the browser receives it (COMPLIANCE 5): not a setting, the header,
+    with production set the way an operator sets it (the environment)."""
+    for name, value in {"PORTAL_ENV": "production", "SECRET_KEY": LONG_SECRET, "LOGIN_CAPTCHA": "on",
+                        "DATA_KEYS": "prod1:" + "5a" * 16, "AUDIT_HMAC_KEY": "a" * 32, "SMS_BACKEND": "http",
+                        "SMS_HTTP_URL": "https://sms.example/send", "WEB_CONCURRENCY": "1",
+                        "PUBLIC_BASE_URL": "https://portal.example.gov.cn"}.items():
+        monkeypatch.setenv(name, value)
+    production = app_factory(LOGIN_CAPTCHA="on", SMS_BACKEND="http").test_client()
+    cookies = production.get("/login").headers.getlist("Set-Cookie")
+    assert cookies, "the login page starts a session (its CSRF token)"
+    for cookie in cookies:
+        attributes = {part.strip().split("=")[0].lower() for part in cookie.split(";")[1:]}
+        assert {"secure", "httponly", "samesite"} <= attributes, cookie
+        assert "samesite=lax" in cookie.lower().replace(" ", "")
+
+
 def test_htmx_is_told_not_to_evaluate_code_nor_inject_styles(client):
     page = client.get("/login").get_data(as_text=True)
     meta = re.search(r"<meta name=\"htmx-config\" content='([^']+)'>", page)
