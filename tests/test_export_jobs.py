@@ -71,3 +71,18 @@ def test_the_workers_scope_is_the_askers_not_everyones(app, tree, login, three_w
     shenzhen = login(app.test_client(), tree.sz_market.phone)
     location = shenzhen.get("/reviews/export").headers["Location"]
     assert _rows(shenzhen.get(f"{location}/download")) == []
+
+
+def test_a_finance_departments_progress_export_goes_the_same_way(app, tree, login):
+    from tests.factories import make_reservation
+
+    with app.app_context():
+        make_reservation(tree)
+        db.session.commit()
+    finance = login(app.test_client(), tree.province_finance.phone)
+    inline = _rows(finance.get("/reservations/export?year=2024"))
+    assert {row[1] for row in inline} >= {"省实验中学"}
+    app.config["EXPORT_INLINE_ROWS"] = -1
+    location = finance.get("/reservations/export?year=2024").headers["Location"]
+    assert location.startswith("/exports/")
+    assert _rows(finance.get(f"{location}/download")) == inline

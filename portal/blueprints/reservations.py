@@ -7,7 +7,7 @@ from flask_login import current_user
 from sqlalchemy import select
 
 from portal.blueprints.common import (
-    apply_errors, fragment, load_or_404, render_page, requires, with_toast, year_arg,
+    apply_errors, export_or_queue, fragment, load_or_404, render_page, requires, with_toast, year_arg,
 )
 from portal.errors import PermissionDenied, ValidationFailed
 from portal.extensions import db, htmx
@@ -334,11 +334,8 @@ def export():
     year = year_arg() or queries.current_year()
     if year is None:
         return redirect(url_for("reservations.index"))
-    units = queries.finance_units(current_user.unit) if scope.is_finance(current_user) \
-        else scope.department_units(current_user.unit)
-    rows, _ = queries.progress(units, year)
-    last_year = queries.last_year_by_unit([u.id for u, _ in rows], year)
-    return exports.progress_xlsx(rows, last_year, year, title=f"{year}年度预留份额填报情况")
+    return export_or_queue("reservations.progress", exports.progress_export(current_user, {"year": year}),
+                           {"year": year})
 
 
 @bp.route("/policy", methods=["GET", "POST"])
