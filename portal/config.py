@@ -34,9 +34,13 @@ def load_settings(overrides=None):
     """Build the Flask config mapping from the environment, then apply overrides."""
     instance = Path(os.environ.get("PORTAL_INSTANCE", PROJECT_ROOT / "instance")).resolve()
     env = os.environ.get("PORTAL_ENV", "development")
+    files_dir = os.environ.get("FILES_DIR", "").strip()
     settings = {
         "PORTAL_ENV": env,
         "PORTAL_INSTANCE": str(instance),
+        #: the folder of vouchers and sheets (portal/storage.py): "" keeps them in the instance
+        #: folder; several app servers set it to one shared mount (NFS, CephFS)
+        "FILES_DIR": str(Path(files_dir).resolve()) if files_dir else "",
         "SECRET_KEY": os.environ.get("SECRET_KEY", DEVELOPMENT_SECRET_KEY),
         "SQLALCHEMY_DATABASE_URI": os.environ.get("DATABASE_URL")
         or f"sqlite:///{instance / 'portal.sqlite3'}",
@@ -129,6 +133,10 @@ def check_settings(settings):
     if settings["AUDIT_RETENTION_DAYS"] < AUDIT_RETENTION_FLOOR_DAYS:
         raise ConfigurationError(f"AUDIT_RETENTION_DAYS must be at least {AUDIT_RETENTION_FLOOR_DAYS} "
                                  "(网络安全法: audit logs are kept six months)")
+    if settings.get("FILES_DIR") and not Path(settings["FILES_DIR"]).is_dir():
+        raise ConfigurationError(
+            f"FILES_DIR {settings['FILES_DIR']} is not an existing folder: create it, or mount the shared file "
+            "system there first (files written elsewhere would be seen by this server only)")
     if settings.get("LOGIN_CAPTCHA") not in ("on", "off"):
         raise ConfigurationError(f"LOGIN_CAPTCHA must be on or off, not {settings.get('LOGIN_CAPTCHA')!r}")
     if settings["PORTAL_ENV"] == "production" and settings["LOGIN_CAPTCHA"] == "off":

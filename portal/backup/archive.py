@@ -18,13 +18,12 @@ from pathlib import Path
 
 from flask import current_app
 
+from portal import storage
 from portal.audit_chain import key_bytes, sm3_mac, verify
 from portal.backup import database
 from portal.clock import utcnow
 from portal.crypto import parse_keys
 from portal.extensions import db
-from portal.records.vouchers import voucher_root
-from portal.reservations.sheets import sheet_root
 
 FORMAT = "portal-backup"
 FORMAT_VERSION = 1
@@ -63,7 +62,9 @@ class Restored:
 
 
 def folder_roots(instance_path):
-    return {"vouchers": voucher_root(instance_path), "sheets": sheet_root(instance_path)}
+    """The folders of the files a backup holds: FILES_DIR's (the shared mount) when it is set,
+    else the instance folder's (portal/storage.py)."""
+    return {kind: storage.store(kind, instance_path).root for kind in storage.BACKED_UP}
 
 
 def archive_name(now):

@@ -1,11 +1,9 @@
 """Voucher files (采购凭证): checked by content, images re-encoded and PDFs inspected
-(voucher_content.py), stored under the instance folder with generated names, removed only
-while the record is editable."""
+(voucher_content.py), kept in the file store (portal/storage.py: FILES_DIR/vouchers, by default
+the instance folder's) under generated names, removed only while the record is editable."""
 import hashlib
-import uuid
-from pathlib import Path
 
-from portal import audit
+from portal import audit, storage
 from portal.clock import utcnow
 from portal.errors import PermissionDenied, ValidationFailed
 from portal.extensions import db
@@ -45,12 +43,18 @@ def download_name(voucher):
     return served_name(voucher.original_name, EXTENSION_OF.get(voucher.content_type, ""))
 
 
-def voucher_root(instance_path):
-    return Path(instance_path) / "vouchers"
+def voucher_store(instance_path=None):
+    return storage.store("vouchers", instance_path)
 
 
-def add_voucher(actor, record, stream, filename, kind, *, root, max_bytes):
-    """Store one uploaded file on the record; a refused file changes nothing."""
+def voucher_root(instance_path=None):
+    """The vouchers' folder: FILES_DIR/vouchers when FILES_DIR is set, else the instance folder's."""
+    return voucher_store(instance_path).root
+
+
+def add_voucher(actor, record, stream, filename, kind, *, root=None, max_bytes):
+    """Store one uploaded file on the record (in ROOT, by default the app's vouchers folder); a
+    refused file changes nothing, and the file goes again unless the caller commits."""
     if not rules.may_edit(actor, record):
         raise PermissionDenied("该记录已提交，不能再上传凭证")
     if kind not in VOUCHER_KINDS:
@@ -77,25 +81,20 @@ def add_voucher(actor, record, stream, filename, kind, *, root, max_bytes):
         content = clean_image(content, content_type)
 
     now = utcnow()
-    stored_name = f"{now:%Y/%m}/{uuid.uuid4().hex}{EXTENSION_OF[content_type]}"
-    path = root / stored_name
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_bytes(content)
+    files = storage.FileStore(root) if root is not None else voucher_store()
+    stored_name = files.save(f"{now:%Y/%m}", EXTENSION_OF[content_type], content)
+    files.discard_unless_committed(db.session, stored_name)
     voucher = Voucher(record=record, kind=kind, original_name=filename, stored_name=stored_name,
                       content_type=content_type, size=len(content), sha256=sha256, uploaded_at=now,
                       uploaded_by_id=actor.id)
     db.session.add(voucher)
-    try:
-        db.session.flush()
-    except Exception:
-        path.unlink(missing_ok=True)
-        raise
+    db.session.flush()
     audit.record("voucher_added", actor=actor, object_ref=f"record:{record.id}",
                  detail={"file": voucher.original_name, "kind": kind, "sha256": voucher.sha256[:12]})
     return voucher
 
 
-def remove_voucher(actor, voucher, *, root):
+def remove_voucher(actor, voucher, *, root=None):
     record = voucher.record
     if not rules.may_edit(actor, record):
         raise PermissionDenied("该记录已提交，凭证不能删除")
@@ -104,4 +103,5 @@ def remove_voucher(actor, voucher, *, root):
     audit.record("voucher_removed", actor=actor, object_ref=f"record:{record.id}",
                  detail={"file": voucher.original_name})
     # The file goes once the row is gone; the caller's commit makes it final.
-    return root / voucher.stored_name
+    files = storage.FileStore(root) if root is not None else voucher_store()
+    return files.path_of(voucher.stored_name)

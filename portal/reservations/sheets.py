@@ -1,6 +1,6 @@
 """PDF confirmation sheets of the reserved-share form (预留份额确认单): one A4 page made at
-submission and again at each confirmation, kept beside the row that records its SHA-256,
-size, stage and the figures it printed. A sheet is never overwritten: every call makes a
+submission and again at each confirmation, kept in the file store (portal/storage.py) beside
+the row that records its SHA-256, size, stage and the figures it printed. A sheet is never overwritten: every call makes a
 new file and a new row. A random verification code printed on the sheet (and in its QR
 code) leads to /verify/<code>, which shows that sheet's record.
 
@@ -12,7 +12,6 @@ import atexit
 import gc
 import hashlib
 import json
-import os
 import secrets
 import threading
 from contextlib import contextmanager
@@ -20,9 +19,9 @@ from decimal import ROUND_HALF_UP, Decimal
 from pathlib import Path
 
 from flask import current_app
-from sqlalchemy import event, select
-from sqlalchemy.orm import Session
+from sqlalchemy import select
 
+from portal import storage
 from portal.accounts.models import mask_phone
 from portal.clock import format_date_long, format_money, to_china, utcnow
 from portal.extensions import db
@@ -78,9 +77,6 @@ PRINTED_LABELS = {
     "verify_url": "核验网址",
     "generated_at": "生成时间",
 }
-#: where a session keeps the files it wrote, until its transaction ends
-PENDING_FILES = "portal_sheet_files"
-
 _weasy = None
 _weasy_lock = threading.Lock()
 #: one sheet at a time per process: the FontConfiguration is shared, and so is the collector
@@ -221,12 +217,17 @@ def qr_data_uri(url):
 
 # -- storage ------------------------------------------------------------------------------
 
-def sheet_root(instance_path):
-    return Path(instance_path) / "sheets"
+def sheet_store(instance_path=None):
+    """The sheets' file store: FILES_DIR/sheets when FILES_DIR is set, else the instance folder's."""
+    return storage.store("sheets", instance_path)
+
+
+def sheet_root(instance_path=None):
+    return sheet_store(instance_path).root
 
 
 def sheet_path(instance_path, sheet):
-    return sheet_root(instance_path) / sheet.stored_name
+    return sheet_store(instance_path).path_of(sheet.stored_name)
 
 
 def _new_code():
@@ -235,39 +236,6 @@ def _new_code():
         taken = db.session.scalar(select(ConfirmationSheet.id).where(ConfirmationSheet.verification_code == code))
         if taken is None:
             return code
-
-
-def _store(root, year, content):
-    """Write the PDF under a new random name, never replacing a file: the bytes go to a
-    temporary file first and are linked into place only if the name is free."""
-    folder = root / str(year)
-    folder.mkdir(parents=True, exist_ok=True)
-    while True:
-        stored_name = f"{year}/{secrets.token_hex(16)}.pdf"
-        final = root / stored_name
-        temporary = folder / f".{secrets.token_hex(8)}.part"
-        temporary.write_bytes(content)
-        try:
-            os.link(temporary, final)
-        except FileExistsError:
-            continue
-        finally:
-            temporary.unlink(missing_ok=True)
-        return stored_name, final
-
-
-@event.listens_for(Session, "after_commit")
-def _keep_written_files(session):
-    session.info.pop(PENDING_FILES, None)
-
-
-@event.listens_for(Session, "after_transaction_end")
-def _drop_unrecorded_files(session, transaction):
-    """A sheet's file lives only with its row: when the transaction that made it ends
-    without a commit (rollback, or a session closed), the file goes too."""
-    if transaction.parent is None:
-        for path in session.info.pop(PENDING_FILES, ()):
-            path.unlink(missing_ok=True)
 
 
 @contextmanager
@@ -313,13 +281,14 @@ def store_sheet(reservation, stage, actor_id, printed, created_at, *, instance_p
     """Render the printed values to PDF, store the file and record the sheet; the caller commits
     (the file is removed again if that commit fails)."""
     content = render_pdf(printed, verify_link=printed["verify_url"])
-    stored_name, path = _store(sheet_root(instance_path), to_china(created_at).year, content)
+    files = sheet_store(instance_path)
+    stored_name = files.save(str(to_china(created_at).year), ".pdf", content)
+    files.discard_unless_committed(db.session, stored_name)  # the file lives only with its row
     sheet = ConfirmationSheet(reservation=reservation, stage=stage, verification_code=printed["verification_code"],
                               stored_name=stored_name, sha256=hashlib.sha256(content).hexdigest(),
                               size=len(content), created_at=created_at, created_by_id=actor_id,
                               printed_values=json.dumps(printed, ensure_ascii=False))
     db.session.add(sheet)
-    db.session.info.setdefault(PENDING_FILES, []).append(path)
     db.session.flush()
     return sheet
 
