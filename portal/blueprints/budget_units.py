@@ -9,7 +9,7 @@ from flask import Blueprint, abort, current_app, flash, redirect, send_file, ses
 from flask_login import current_user
 from sqlalchemy import or_, select
 
-from portal import spreadsheet
+from portal import spreadsheet, storage
 from portal.accounts.models import Account, Unit
 from portal.accounts.rules import does_business, is_admin
 from portal.blueprints.common import apply_errors, load_or_404, render_page, requires
@@ -91,7 +91,8 @@ def import_units():
 
 
 def _error_dir():
-    path = Path(current_app.instance_path) / "unit_import_errors"
+    # Written by one request, fetched by the next, which another app server may answer.
+    path = storage.files_dir() / "unit_import_errors"
     path.mkdir(parents=True, exist_ok=True)
     return path
 

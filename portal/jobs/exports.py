@@ -10,12 +10,12 @@ import json
 import secrets
 from dataclasses import dataclass
 from datetime import timedelta
-from pathlib import Path
 
 from flask import current_app
 from sqlalchemy import update
 from werkzeug.datastructures import MultiDict
 
+from portal import storage
 from portal.accounts.models import Account
 from portal.excel import write_workbook
 from portal.extensions import db
@@ -54,7 +54,8 @@ def exporter(name):
 
 
 def folder():
-    path = Path(current_app.instance_path) / "exports"
+    # On the shared files location: any worker writes it, any app server serves it.
+    path = storage.files_dir() / "exports"
     path.mkdir(parents=True, exist_ok=True)
     return path
 
