@@ -77,6 +77,8 @@ def load_settings(overrides=None):
         "RECORD_AMOUNT_ALERT": Decimal(os.environ.get("RECORD_AMOUNT_ALERT", "500000")),
         "VOUCHER_MAX_MB": _int("VOUCHER_MAX_MB", 10),
         "EXPORT_MAX_ROWS": _int("EXPORT_MAX_ROWS", 200000),
+        #: a list export over this many rows is written by the worker (jobs/exports.py)
+        "EXPORT_INLINE_ROWS": _int("EXPORT_INLINE_ROWS", 5000),
         "IMPORT_MAX_ROWS": _int("IMPORT_MAX_ROWS", 5000),
         #: the portal's address as people reach it, printed in the QR codes of confirmation sheets
         "PUBLIC_BASE_URL": os.environ.get("PUBLIC_BASE_URL", DEVELOPMENT_BASE_URL).rstrip("/"),

@@ -25,12 +25,9 @@ from portal.jobs.queue import JobError, enqueue, handler
 KIND = "export"
 #: how often (rows) the worker tells the waiting page how far it is
 PROGRESS_EVERY = 500
-#: larger exports are jobs (EXPORT_INLINE_ROWS overrides)
-INLINE_ROWS = 5000
-
-
 def inline_rows():
-    return current_app.config.get("EXPORT_INLINE_ROWS", INLINE_ROWS)
+    """Exports up to this many rows download at once; larger ones are jobs."""
+    return current_app.config["EXPORT_INLINE_ROWS"]
 
 
 @dataclass
