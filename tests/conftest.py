@@ -170,16 +170,19 @@ def run_worker_pass(app):
 
     with app.app_context():
         sqlite = db.engine.dialect.name == "sqlite"
-        if sqlite:
-            db.session.execute(text("PRAGMA busy_timeout = 50"))
         try:
+            if sqlite:
+                db.session.execute(text("PRAGMA busy_timeout = 50"))
             work_off()
-        except OperationalError:
+        except OperationalError:  # locked, or the database is away (a test of an outage)
             db.session.rollback()
         finally:
             if sqlite:
-                db.session.execute(text("PRAGMA busy_timeout = 5000"))
-                db.session.commit()
+                try:
+                    db.session.execute(text("PRAGMA busy_timeout = 5000"))
+                    db.session.commit()
+                except OperationalError:
+                    db.session.rollback()
 
 
 class WorkerClient(FlaskClient):

@@ -22,7 +22,7 @@ def test_each_administrator_sees_its_own_work_and_only_its_pages(app, tree, logi
     pages = {role: login(app.test_client(), getattr(tree, role).phone).get("/").get_data(as_text=True)
              for role in ("system", "security_admin", "audit_admin")}
     assert menu(pages["system"]) == ["首页", "账号管理"]
-    assert menu(pages["security_admin"]) == ["首页", "在线会话", "账号安全", "安全策略"]
+    assert menu(pages["security_admin"]) == ["首页", "在线会话", "账号安全", "安全策略", "后台任务"]
     assert menu(pages["audit_admin"]) == ["首页", "操作日志"]
     assert "开通省级帮扶部门和省级财政部门" in pages["system"]
     assert 'id="home-security"' in pages["security_admin"] and "开通省级" not in pages["security_admin"]
