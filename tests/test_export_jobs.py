@@ -86,3 +86,14 @@ def test_a_finance_departments_progress_export_goes_the_same_way(app, tree, logi
     location = finance.get("/reservations/export?year=2024").headers["Location"]
     assert location.startswith("/exports/")
     assert _rows(finance.get(f"{location}/download")) == inline
+
+
+def test_a_large_audit_log_export_is_written_by_the_worker_in_the_audit_administrators_scope(app, tree, login):
+    auditor = login(app.test_client(), tree.audit_admin.phone)
+    inline = _rows(auditor.get("/audit/export?format=xlsx&action=login"))
+    assert inline and {row[5] for row in inline} == {"登录"}
+    app.config["EXPORT_INLINE_ROWS"] = -1
+    location = auditor.get("/audit/export?format=xlsx&action=login").headers["Location"]
+    written = _rows(auditor.get(f"{location}/download"))
+    assert written == inline
+    assert {row[5] for row in written} == {"登录"}

@@ -3,33 +3,28 @@ the admin of a unit reads and exports its own subtree's (portal/audit.py: reads_
 import csv
 import io
 import re
-from datetime import timedelta
 from urllib.parse import quote
 
 from flask import Blueprint, Response, abort, current_app, request
 from flask_login import current_user
-from sqlalchemy import false, select
 from sqlalchemy.exc import SQLAlchemyError
-from sqlalchemy.orm import joinedload
 
 from portal import audit
-from portal.accounts.models import Account, mask_phone
+from portal.accounts.models import mask_phone
 from portal.accounts.validators import normalize_mobile
-from portal.audit import (ACTION_LABELS, REFUSALS, RESULT_LABELS, AuditEvent, audit_scope_clause,
-                          reads_all_audit, reads_audit)
+from portal.audit import ACTION_LABELS, REFUSALS, RESULT_LABELS, AuditEvent, reads_all_audit, reads_audit
 from portal.audit_chain import verify
-from portal.blueprints.common import id_arg, keyset_page, render_page, requires
-from portal.clock import china_day_start, to_china, utcnow
-from portal.excel import FORMULA_STARTS, xlsx_download
+from portal.audit_export import COLUMNS, filtered, log_export, values
+from portal.blueprints.common import export_or_queue, id_arg, keyset_page, render_page, requires
+from portal.clock import to_china, utcnow
+from portal.excel import FORMULA_STARTS
 from portal.extensions import db
-from portal.params import Reader, parse_date
 
 bp = Blueprint("audit_log", __name__, url_prefix="/audit")
 
 __all__ = ["bp", "reads_audit"]
 FILTER_NAMES = ("action", "result", "phone", "start", "end")
-COLUMNS = [("序号", 10, "0"), ("时间", 18, None), ("操作人", 14, None), ("手机号", 14, None), ("单位", 28, None),
-           ("操作", 16, None), ("对象", 24, None), ("结果", 8, None), ("IP", 16, None), ("详情", 60, None)]
+
 
 
 #: files that are exports of data (the rest of the files served are downloads)
@@ -75,32 +70,8 @@ def log_files_and_refusals(response):
     return response
 
 
-def _filtered(args):
-    """The query of the rows the account may read under the filters, and what the page says of
-    the filters it could not read."""
-    query = (select(AuditEvent).options(joinedload(AuditEvent.account), joinedload(AuditEvent.unit))
-             .where(audit_scope_clause(current_user)))
-    if args.get("action") in ACTION_LABELS:
-        query = query.where(AuditEvent.action == args["action"])
-    if args.get("result") in RESULT_LABELS:
-        query = query.where(AuditEvent.result == args["result"])
-    phone = normalize_mobile(args.get("phone", ""))
-    if phone:
-        account_id = db.session.scalar(select(Account.id).where(Account.with_phone(phone)))
-        # A number with no account did nothing as an operator: show nothing, not the anonymous rows.
-        query = query.where(AuditEvent.account_id == account_id if account_id else false())
-    reader = Reader(args)
-    start, end = reader.get("start", parse_date, label="开始日期"), reader.get("end", parse_date, label="结束日期")
-    if start:
-        query = query.where(AuditEvent.at >= china_day_start(start))
-    if end:
-        query = query.where(AuditEvent.at < china_day_start(end + timedelta(days=1)))
-    phone_invalid = bool(args.get("phone")) and phone is None
-    return query, phone_invalid, reader.errors
-
-
 def _page(verdict=None, status=200):
-    query, phone_invalid, errors = _filtered(request.args)
+    query, phone_invalid, errors = filtered(request.args, current_user)
     events, next_before = keyset_page(query, AuditEvent.id, id_arg("before"), descending=True)
     filters = {key: request.args.get(key, "") for key in FILTER_NAMES}
     active = {key: value for key, value in filters.items() if value}
@@ -128,23 +99,6 @@ def run_verify():
     return _page(verdict)
 
 
-def _detail_text(event):
-    parts = []
-    for key, value in event.detail_data.items():
-        if isinstance(value, (list, tuple)):
-            value = " → ".join(str(item) for item in value)
-        parts.append(f"{key}: {value}")
-    return "；".join(parts)
-
-
-def _values(event):
-    account = event.account
-    return [event.seq, to_china(event.at).strftime("%Y-%m-%d %H:%M:%S"),
-            account.name if account else "未登录", account.masked_phone if account else "",
-            event.unit.name if event.unit else "", event.action_label, event.object_ref or "",
-            event.result_label, event.ip or "", _detail_text(event)]
-
-
 def _csv_cell(value):
     text = "" if value is None else str(value)
     return "'" + text if text.startswith(FORMULA_STARTS) else text
@@ -155,7 +109,7 @@ def _csv_cell(value):
 def export():
     """The filtered view as Excel or CSV (UTF-8 with a BOM, so that Excel reads the Chinese)."""
     kind = request.args.get("format", "xlsx")
-    query, phone_invalid, errors = _filtered(request.args)
+    query, phone_invalid, errors = filtered(request.args, current_user)
     if kind not in ("xlsx", "csv") or errors or phone_invalid:
         abort(400)  # the page's export links carry only filters the page could read
     limit = current_app.config["EXPORT_MAX_ROWS"]
@@ -166,16 +120,16 @@ def export():
     conditions = "，".join(f"{key}={value}" for key, value in active.items()) or "全部"
     audit.record("audit_exported", object_ref=f"audit:{kind}", detail={"条件": conditions})
     db.session.commit()
-    rows = (_values(event) for event in db.session.scalars(query.execution_options(yield_per=1000)))
-    if kind == "xlsx":
-        return xlsx_download("操作日志", COLUMNS, rows, max_rows=limit)
+    if kind == "xlsx":  # a large one is written by the worker while the person watches
+        return export_or_queue("audit.log", log_export(current_user, request.args), request.args)
+    rows = (values(event) for event in db.session.scalars(query.execution_options(yield_per=1000)))
 
     # built whole, like the Excel file: the rows are bounded by EXPORT_MAX_ROWS
     buffer = io.StringIO()
     buffer.write("\ufeff")
     writer = csv.writer(buffer)
     writer.writerow([title for title, _, _ in COLUMNS])
-    writer.writerows([_csv_cell(value) for value in values] for values in rows)
+    writer.writerows([_csv_cell(value) for value in cells] for cells in rows)
     name = f"操作日志-{to_china(utcnow()):%Y%m%d-%H%M}.csv"
     response = Response(buffer.getvalue().encode("utf-8"), mimetype="text/csv; charset=utf-8")
     response.headers["Content-Disposition"] = f"attachment; filename*=UTF-8''{quote(name)}"
