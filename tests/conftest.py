@@ -216,12 +216,32 @@ class Outbox:
         rows = [json.loads(line) for line in self.path.read_text(encoding="utf-8").splitlines() if line]
         return [row for row in rows if phone is None or row["to"] == phone]
 
-    def last_code(self, phone):
-        for row in reversed(self.messages(phone)):
-            match = re.search(r"验证码为(\d{6})", row["text"])
-            if match:
-                return match.group(1)
-        return None
+    def received(self, phone, words, wait=5.0):
+        """Whether a message holding the words reached the number, waiting a moment for it (a
+        worker beside a live server may be sending it right now)."""
+        import time
+
+        deadline = time.monotonic() + wait
+        while not any(words in message["text"] for message in self.messages(phone)):
+            if time.monotonic() > deadline:
+                return False
+            time.sleep(0.1)
+        return True
+
+    def last_code(self, phone, wait=5.0):
+        """The newest code sent to the number. A worker beside a live server may be sending it
+        right now: like a person, wait a moment for the message before saying there is none."""
+        import time
+
+        deadline = time.monotonic() + wait
+        while True:
+            for row in reversed(self.messages(phone)):
+                match = re.search(r"验证码为(\d{6})", row["text"])
+                if match:
+                    return match.group(1)
+            if time.monotonic() > deadline:
+                return None
+            time.sleep(0.1)
 
 
 @pytest.fixture

@@ -212,7 +212,7 @@ def test_record_is_filed_reviewed_returned_corrected_and_totalled(new_context, t
     expect(city_row).to_have_count(0)
     expect(reviewer.locator("#count-pending")).to_have_text("0")
     assert_not_reloaded(reviewer)
-    assert any(REASON in sms["text"] for sms in outbox.messages(tree.gz_merchant.phone)), \
+    assert outbox.received(tree.gz_merchant.phone, REASON), \
         "the merchant's phone got no return notice"
 
     # ── 4. The merchant sees the reason, corrects the amount and submits again.

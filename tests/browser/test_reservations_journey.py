@@ -228,7 +228,7 @@ def test_school_files_superior_returns_confirms_batches_and_finance_confirms(new
     reason.fill(REASON)
     decide(bureau, "退回", "已退回，并短信通知填报单位（当前状态：已退回修改）")
     expect(bureau.locator("#toasts")).to_contain_text("已退回，并短信通知填报单位")
-    assert any(REASON in sms["text"] for sms in outbox.messages(tree.budget_unit.phone)), \
+    assert outbox.received(tree.budget_unit.phone, REASON), \
         "the school's phone got no return notice"
 
     # ── 3. The school sees the reason, corrects the total and submits again.
