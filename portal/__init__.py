@@ -21,7 +21,7 @@ def create_app(overrides=None):
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=proxies, x_proto=proxies, x_host=proxies)
 
     from portal import models  # noqa: F401  (every table, for the metadata and Alembic)
-    import portal.notifications  # noqa: F401  (SMS sent after commit)
+    import portal.notifications  # noqa: F401  (the SMS job handler; the others come with their blueprints)
 
     db.init_app(app)
     _init_sqlite(app)

@@ -3,7 +3,7 @@ that asked for it may see it or download it."""
 import json
 
 from flask import Blueprint, abort, send_file
-from flask_login import current_user, login_required
+from flask_login import login_required
 
 from portal.blueprints.common import load_or_404, render_page
 from portal.excel import XLSX_TYPE, download_name
