@@ -8,7 +8,7 @@ from sqlalchemy.orm import joinedload
 
 from portal.accounts.models import Account
 from portal.accounts.validators import normalize_mobile
-from portal.audit import ACTION_LABELS, RESULT_LABELS, AuditEvent, audit_scope_clause
+from portal.audit import ACTION_LABELS, RESULT_LABELS, AuditEvent, audit_scope_clause, reads_audit
 from portal.clock import china_day_start, to_china
 from portal.extensions import db
 from portal.jobs.exports import Export, exporter
@@ -59,7 +59,7 @@ def values(event):
             event.result_label, event.ip or "", _detail_text(event)]
 
 
-@exporter("audit.log")
+@exporter("audit.log", may=reads_audit)
 def log_export(account, args):
     """The filtered trail, newest first, as far as EXPORT_MAX_ROWS (the exporter's writer stops there)."""
     query, _, _ = filtered(args, account)

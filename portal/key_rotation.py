@@ -81,7 +81,11 @@ def _rotate_table(table, columns, indexes, counts):
                     values[index] = fresh
                     counts[f"{table.name}.{index}"] += 1
             if values:
-                db.session.execute(update(table).where(key == row["pk"]).values(values))
+                # Only if the row still holds what was read: a change made meanwhile (a new number,
+                # a job's payload emptied) wins, and the next run rotates it.
+                unchanged = [_raw(table, column.column) == row[column.column] if row[column.column] is not None
+                             else table.c[column.column].is_(None) for column in columns]
+                db.session.execute(update(table).where(key == row["pk"], *unchanged).values(values))
         db.session.commit()
         after = rows[-1]["pk"]
 

@@ -90,3 +90,13 @@ def test_others_may_neither_start_nor_watch_it(app, tree, login, long_queue):
     assert office.get(f"/reviews/batches/{job_id}").status_code == 404
     with app.app_context():
         assert db.session.scalars(select(Job.kind).where(Job.id == job_id)).one() == batch.KIND
+
+
+@pytest.mark.parametrize("seen_at", ["2026-01-01T00:00:00Z", "2026-01-01T08:00:00+08:00", "昨天", ""])
+def test_a_seen_at_of_any_shape_is_an_answer_not_a_crash(app, tree, login, long_queue, seen_at):
+    market = login(app.test_client(), tree.gz_market.phone)
+    market.run_worker = False
+    page = market.get("/reviews/").get_data(as_text=True)
+    token = re.search(r'name="csrf_token" value="([^"]+)"', page).group(1)
+    answer = market.post("/reviews/approve-all", data={"csrf_token": token, "seen_at": seen_at})
+    assert answer.status_code == (302 if seen_at[:1] == "2" else 400)

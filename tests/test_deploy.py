@@ -246,7 +246,7 @@ def values(path, key):
     return [value for _, name, value in unit_lines(path) if name == key]
 
 
-def test_the_units_run_the_portal_as_its_user_with_its_settings():
+def test_the_units_run_the_portal_as_its_user_with_its_settings(tmp_path):
     names = {unit.name for unit in UNITS}
     assert {"portal-web.service", "portal-worker.service", "portal-backup.service", "portal-backup.timer"} <= names
     for unit in UNITS:
@@ -260,7 +260,16 @@ def test_the_units_run_the_portal_as_its_user_with_its_settings():
             assert command.startswith("/opt/portal/.venv/bin/"), f"{unit.name}: {command} is not the virtualenv's"
     assert values(DEPLOY / "portal-web.service", "ExecStart") == ["/opt/portal/.venv/bin/gunicorn app:app"]
     assert (ROOT / "gunicorn.conf.py").exists()  # what gunicorn reads from the working directory
-    assert values(DEPLOY / "portal-worker.service", "ExecStart") == ["/opt/portal/.venv/bin/flask --app app worker"]
+    # every kind of job has a worker, and the quick ones people wait on never queue behind long ones
+    from portal import create_app
+    from portal.jobs.queue import HANDLERS
+
+    create_app({"SQLALCHEMY_DATABASE_URI": "sqlite://", "PORTAL_INSTANCE": str(tmp_path)})  # registers them all
+
+    quick, = values(DEPLOY / "portal-worker.service", "ExecStart")
+    bulk, = values(DEPLOY / "portal-worker-bulk.service", "ExecStart")
+    kinds = [set(command.split("--kinds ")[1].split(",")) for command in (quick, bulk)]
+    assert kinds[0] == {"sms", "sheet"} and not kinds[0] & kinds[1] and kinds[0] | kinds[1] == set(HANDLERS)
     backup, = values(DEPLOY / "portal-backup.service", "ExecStart")
     assert re.fullmatch(r"/opt/portal/\.venv/bin/flask --app app backup --to /var/backups/portal --keep \d+", backup)
 

@@ -32,8 +32,9 @@ def test_old_codes_tries_and_sessions_go_and_recent_ones_stay(app, tree):
         old_session = start_session(db.session.get(Account, tree.gz_market.id), now=long_ago)
         recent_code, _ = issue_code(policy, phone, "register", deliver=True, ip="10.0.0.9")
         recent_session = start_session(db.session.get(Account, tree.gz_office.id))
-        db.session.add_all([Job(kind="sms", status=status, finished_at=long_ago, summary=status)
-                            for status in ("done", "expired", "failed")])
+        db.session.add_all([Job(kind="sms", status=status, finished_at=finished, summary=status)
+                            for status, finished in (("done", long_ago), ("expired", long_ago), ("failed", long_ago),
+                                                     ("failed", utcnow()))])
         db.session.commit()
         recent_code_id = recent_code.id
         assert _count(CodeFailure) == 1 and _count(SmsCode) == 2 and _count(LoginSession) == 2
@@ -51,6 +52,7 @@ def test_old_codes_tries_and_sessions_go_and_recent_ones_stay(app, tree):
     with app.app_context():
         assert db.session.scalars(select(SmsCode.id)).all() == [recent_code_id]
         assert _count(CodeFailure) == 0 and _count(LoginSession) == 1
-        assert db.session.scalars(select(Job.status)).all() == ["failed"]  # kept for its retry
+        # a recent failure stays for its retry; one a month old goes, with its payload
+        assert db.session.scalars(select(Job.status)).all() == ["failed"]
     assert not old_file.exists() and new_file.exists()
     assert old_session != recent_session

@@ -124,3 +124,42 @@ def test_a_worker_killed_while_drawing_leaves_the_sheet_to_the_next_exactly_once
         assert sheet.stage == "submitted" and db.session.get(Job, job.id).attempts == 2
         assert (Path(app.instance_path) / "sheets").rglob(sheet.stored_name)
         assert db.session.get(Reservation, form_id).status == "submitted"
+
+
+def test_a_worker_whose_lease_ran_out_keeps_nothing_it_wrote(app, tree):
+    """Worker A takes the sheet and stalls past its lease; B takes it and draws it; when A comes
+    back, its sheet is dropped, not added: the form keeps exactly one."""
+    from portal.jobs.queue import claim, run
+
+    form_id = _queued_form(app, tree)
+    with app.app_context():
+        now = utcnow()
+        slow = claim(now=now, worker="worker-a")
+        slow_id = slow.id
+        db.session.expunge(slow)  # A's view of its job, from the moment it claimed it
+        later = now + timedelta(minutes=6)
+        fast = claim(now=later, worker="worker-b")
+        assert fast.id == slow_id and run(fast, now=later) == "done"
+        assert run(slow, now=later) == "lost"
+        assert len(_sheets(form_id)) == 1 and db.session.get(Job, slow_id).locked_by == "worker-b"
+
+
+def test_a_job_that_every_worker_died_on_stops_being_retried(app, tree):
+    from portal.jobs.queue import claim, run
+
+    _queued_form(app, tree)
+    with app.app_context():
+        job = db.session.scalars(select(Job).where(Job.kind == "sheet")).one()
+        job.status, job.attempts, job.locked_until = RUNNING, job.max_attempts, utcnow() - timedelta(minutes=1)
+        db.session.commit()
+        taken = claim()
+        assert run(taken) == FAILED
+        assert "多次执行均未完成" in db.session.get(Job, job.id).last_error
+
+
+def test_a_worker_given_kinds_leaves_the_others(app, tree):
+    _queued_form(app, tree)
+    result = app.test_cli_runner().invoke(args=["worker", "--burst", "--kinds", "sms"])
+    assert result.exit_code == 0 and "只执行 sms" in result.output
+    with app.app_context():
+        assert db.session.scalars(select(Job.status).where(Job.kind == "sheet")).one() == "queued"

@@ -53,14 +53,21 @@ def _normal_name(name):
     return "".join(unicodedata.normalize("NFKC", name).split())
 
 
-def _rewrite(bind, table, columns, change):
-    """Apply change(column, value) to every non-null value of the columns, row by row."""
-    selected = ", ".join(columns)
-    for row in bind.execute(sa.text(f"SELECT id, {selected} FROM {table}")).mappings().all():
-        values = {column: change(column, row[column]) for column in columns if row[column] is not None}
-        if values:
-            assignments = ", ".join(f"{column} = :{column}" for column in values)
-            bind.execute(sa.text(f"UPDATE {table} SET {assignments} WHERE id = :id"), {**values, "id": row["id"]})
+def _rewrite(bind, table, columns, change, batch=1000):
+    """Apply change(column, value) to every non-null value of the columns, a thousand rows at a
+    time (a large installation's sheets are not read into memory at once)."""
+    selected, after = ", ".join(columns), 0
+    while True:
+        rows = bind.execute(sa.text(f"SELECT id, {selected} FROM {table} WHERE id > :after ORDER BY id LIMIT :n"),
+                            {"after": after, "n": batch}).mappings().all()
+        if not rows:
+            return
+        for row in rows:
+            values = {column: change(column, row[column]) for column in columns if row[column] is not None}
+            if values:
+                assignments = ", ".join(f"{column} = :{column}" for column in values)
+                bind.execute(sa.text(f"UPDATE {table} SET {assignments} WHERE id = :id"), {**values, "id": row["id"]})
+        after = rows[-1]["id"]
 
 
 def upgrade():

@@ -3,8 +3,7 @@
 SMS codes and wrong tries are counted for a day at most (the daily sending limit) and shown as
 "failed attempts since your last login" (上次登录信息); they are kept KEEP_DAYS for that and then
 removed. Sessions are removed once ended, or dead of old age, for as long; captchas already
-used once they have expired; background jobs done (their payload is already gone) after KEEP_DAYS,
-failed ones never (they wait for a retry); large exports' files after EXPORT_KEEP_DAYS. The audit trail keeps what happened (logins, logouts, lockouts),
+used once they have expired; background jobs over (a failed one's payload, kept for its retry, too) after KEEP_DAYS; large exports' files after EXPORT_KEEP_DAYS. The audit trail keeps what happened (logins, logouts, lockouts),
 so nothing of the record is lost. Run daily (deploy/portal-daily.service).
 """
 from datetime import timedelta, timezone
@@ -16,7 +15,7 @@ from portal.accounts.models import CaptchaUse, CodeFailure, LoginSession, SmsCod
 from portal.clock import utcnow
 from portal.extensions import db
 from portal.jobs import exports
-from portal.jobs.models import DONE, EXPIRED, Job
+from portal.jobs.models import DONE, EXPIRED, FAILED, Job
 
 KEEP_DAYS = 30
 EXPORT_KEEP_DAYS = 7
@@ -39,7 +38,7 @@ def purge_expired(now=None):
     purge("login_session", delete(LoginSession).where(
         func.coalesce(LoginSession.ended_at, LoginSession.last_seen_at) < cutoff))
     purge("captcha_use", delete(CaptchaUse).where(CaptchaUse.used_at < now - CAPTCHA_TTL))
-    purge("job", delete(Job).where(Job.status.in_((DONE, EXPIRED)), Job.finished_at < cutoff))
+    purge("job", delete(Job).where(Job.status.in_((DONE, EXPIRED, FAILED)), Job.finished_at < cutoff))
     removed["code_failure"] += removed.pop("code_failure_of_old_codes")
     removed["export_files"] = _remove_old_exports(now)
     return removed

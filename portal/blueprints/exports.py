@@ -14,7 +14,7 @@ bp = Blueprint("exports", __name__, url_prefix="/exports")
 
 
 def _own_export(job_id):
-    return load_or_404(Job, job_id, lambda account, job: job.kind == exports.KIND and job.created_by_id == account.id)
+    return load_or_404(Job, job_id, exports.may_fetch)
 
 
 @bp.get("/<int:job_id>")

@@ -1,6 +1,6 @@
 """Review queues (待审核 / 已审核) for markets, supermarkets, city offices and the province office."""
 import json
-from datetime import datetime
+from datetime import datetime, timezone
 
 from flask import Blueprint, abort, flash, redirect, request, url_for
 from flask_login import current_user
@@ -146,9 +146,12 @@ def batch_approve():
 def approve_all():
     """Approve everything the filtered queue held when the reviewer saw it: a job, watched on its page."""
     try:
-        seen_at = min(datetime.fromisoformat(request.form.get("seen_at", "")[:32]), utcnow())
+        seen_at = datetime.fromisoformat(request.form.get("seen_at", "")[:32])
     except ValueError:
         abort(400)
+    if seen_at.tzinfo is not None:  # the page sends UTC without a zone; a zone given is honoured
+        seen_at = seen_at.astimezone(timezone.utc).replace(tzinfo=None)
+    seen_at = min(seen_at, utcnow())
     if queries.RecordFilters.from_args(request.args).errors:
         abort(400)
     job = batch.queue_approve_all(current_user, request.args, seen_at)

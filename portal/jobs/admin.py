@@ -2,7 +2,7 @@
 the jobs that gave up (with their error), and a retry."""
 from datetime import timedelta
 
-from sqlalchemy import func, select
+from sqlalchemy import and_, func, or_, select
 
 from portal import audit
 from portal.accounts.rules import is_security_admin
@@ -19,8 +19,10 @@ def overview(now=None):
     """{status: count}, and how long the oldest job due has waited (a stuck worker shows here)."""
     now = now or utcnow()
     counts = dict(db.session.execute(select(Job.status, func.count(Job.id)).group_by(Job.status)).all())
-    oldest = db.session.scalar(select(func.min(Job.run_after)).where(Job.status.in_((QUEUED, RUNNING)),
-                                                                      Job.run_after <= now))
+    # due and nobody on it: queued, or running under a lease that has run out (a long export
+    # that is being written is not waiting)
+    oldest = db.session.scalar(select(func.min(Job.run_after)).where(
+        Job.run_after <= now, or_(Job.status == QUEUED, and_(Job.status == RUNNING, Job.locked_until < now))))
     waited = now - oldest if oldest is not None else timedelta(0)
     return {"counts": {status: counts.get(status, 0) for status in STATUS_LABELS},
             "oldest_wait_minutes": int(waited.total_seconds() // 60)}

@@ -20,7 +20,7 @@ from portal.accounts.models import Account
 from portal.excel import write_workbook
 from portal.extensions import db
 from portal.jobs.models import Job
-from portal.jobs.queue import JobError, enqueue, handler
+from portal.jobs.queue import JobError, enqueue, handler, heartbeat
 
 KIND = "export"
 #: how often (rows) the worker tells the waiting page how far it is
@@ -39,15 +39,29 @@ class Export:
     total: int
 
 
+@dataclass(frozen=True)
+class Exporter:
+    build: object
+    #: who may export the list (the route's own rule), checked again when the worker runs it and
+    #: when the file is fetched: a role taken away meanwhile takes the export with it
+    may: object
+
+
 EXPORTERS = {}
 
 
-def exporter(name):
+def exporter(name, *, may):
     def register(build):
-        EXPORTERS[name] = build
+        EXPORTERS[name] = Exporter(build, may)
         return build
 
     return register
+
+
+def may_fetch(account, job):
+    """The account that asked for the export, while it may still export that list."""
+    entry = EXPORTERS.get(json.loads(job.result).get("name", "")) if job.result else None
+    return job.kind == KIND and job.created_by_id == account.id and (entry is None or bool(entry.may(account)))
 
 
 def folder():
@@ -63,37 +77,44 @@ def queue_export(name, account, args, title):
                    summary=f"导出：{title}", subject=f"account:{account.id}", created_by=account)
 
 
-def _counting(rows, job_id, start=0):
+def _counting(rows, token):
     """The rows, telling the job's row how many have been written (its own short transactions,
-    so the page that waits sees them while the export goes on)."""
-    count = start
+    so the page that waits sees them while the export goes on) and keeping its lease."""
+    count = 0
     for row in rows:
         yield row
         count += 1
         if count % PROGRESS_EVERY == 0:
             with db.engine.begin() as connection:
-                connection.execute(update(Job).where(Job.id == job_id).values(progress=count))
+                connection.execute(update(Job).where(Job.id == token[0]).values(progress=count))
+            heartbeat(token, LEASE)
 
 
-@handler(KIND, lease=timedelta(minutes=30), max_attempts=3)
+LEASE = timedelta(minutes=10)
+
+
+@handler(KIND, lease=LEASE, max_attempts=3)
 def _write(payload, job):
-    build = EXPORTERS.get(payload["name"])
+    entry = EXPORTERS.get(payload["name"])
     account = db.session.get(Account, payload["account_id"])
-    if build is None or account is None or not account.is_active:
-        raise JobError("导出已不可用（列表或账号已变化）")
-    export = build(account, MultiDict(payload["args"]))
+    if entry is None or account is None or not account.is_active or not entry.may(account):
+        raise JobError("导出已不可用（列表已变化，或账号已停用或不再有此权限）")
+    lease_token = (job.id, job.locked_by, job.attempts)
+    export = entry.build(account, MultiDict(payload["args"]))
+    limit = current_app.config["EXPORT_MAX_ROWS"]
+    total = min(export.total, limit)
     with db.engine.begin() as connection:
-        connection.execute(update(Job).where(Job.id == job.id).values(total=export.total, progress=0))
-    token = secrets.token_hex(16)
-    partial = folder() / f"{token}.part"
-    sheets = [(title, columns, _counting(rows, job.id)) for title, columns, rows in export.sheets]
+        connection.execute(update(Job).where(Job.id == job.id).values(total=total, progress=0))
+    name = secrets.token_hex(16)
+    partial = folder() / f"{name}.part"
+    sheets = [(title, columns, _counting(rows, lease_token)) for title, columns, rows in export.sheets]
     try:
-        write_workbook(partial, sheets, max_rows=current_app.config["EXPORT_MAX_ROWS"])
-        partial.rename(folder() / f"{token}.xlsx")
+        write_workbook(partial, sheets, max_rows=limit)
+        partial.rename(folder() / f"{name}.xlsx")
     finally:
         partial.unlink(missing_ok=True)
-    job.progress = export.total
-    return {"file": token, "title": export.title}
+    job.progress = total
+    return {"file": name, "title": export.title, "name": payload["name"]}
 
 
 def file_of(job):

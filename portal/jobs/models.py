@@ -1,6 +1,6 @@
 from datetime import datetime
 
-from sqlalchemy import DateTime, ForeignKey, Index, Integer, String, Text
+from sqlalchemy import DateTime, ForeignKey, Index, Integer, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from portal.clock import utcnow
@@ -24,7 +24,7 @@ class Job(db.Model):
     kind: Mapped[str] = mapped_column(String(20))
     #: the handler's arguments as JSON, SM4-encrypted (an SMS carries a number and its text);
     #: emptied once the job is over (剩余信息保护)
-    payload: Mapped[str | None] = mapped_column(EncryptedText("job.payload", length=None))
+    payload: Mapped[str | None] = mapped_column(EncryptedText("job.payload", length=None), deferred=True)
     #: what the administrators' page shows of it, with no personal data (a masked number)
     summary: Mapped[str] = mapped_column(String(200), default="")
     #: the object the job works for ("reservation:12"), so that its page can show the job waiting
@@ -45,8 +45,9 @@ class Job(db.Model):
     created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
     finished_at: Mapped[datetime | None] = mapped_column(DateTime)
     created_by_id: Mapped[int | None] = mapped_column(ForeignKey("account.id"))
-    #: the handler's answer as JSON (e.g. the file an export wrote), for the page that waits on it
-    result: Mapped[str | None] = mapped_column(Text)
+    #: the handler's answer as JSON (e.g. the file an export wrote, a batch's refusals naming who
+    #: acted), for the page that waits on it; SM4-encrypted, as it may name people
+    result: Mapped[str | None] = mapped_column(EncryptedText("job.result", length=None))
     #: how far a long job is (rows written of total), for the page that waits on it
     progress: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     total: Mapped[int | None] = mapped_column(Integer)

@@ -124,10 +124,14 @@ def claim(now=None, worker=None, kinds=None):
 
 def run(job, now=None):
     """Run a claimed job: done (with the handler's writes, in one commit), or retried later,
-    or failed after its last try, or expired. Returns the job's new status."""
+    or failed after its last try, or expired. Returns the job's new status ("lost" when its
+    lease ran out and another worker took it: this run's writes are then dropped)."""
     now = now or utcnow()
+    token = (job.id, job.locked_by, job.attempts)
+    if job.attempts > job.max_attempts:  # each worker that took it died before it ended
+        return _settle(token, FAILED, now, error="多次执行均未完成（执行进程中断），已停止重试")
     if job.expires_at is not None and job.expires_at <= now:
-        return _finish(job, EXPIRED, now, error="过期未执行")
+        return _settle(token, EXPIRED, now, error="过期未执行")
     entry = HANDLERS.get(job.kind)
     try:
         if entry is None:
@@ -135,29 +139,50 @@ def run(job, now=None):
         result = entry.run(json.loads(job.payload or "{}"), job)
     except Exception as error:  # any failure of a try is the job's, never the worker's
         db.session.rollback()
-        job = db.session.get(Job, job.id)
-        message = str(error) if isinstance(error, JobError) else f"{type(error).__name__}: {error}"
-        if not isinstance(error, JobError):
-            log.exception("job %s (%s) failed", job.id, job.kind)
-        if job.attempts >= job.max_attempts:
-            return _finish(job, FAILED, now, error=message)
-        job.status, job.locked_until, job.locked_by = QUEUED, None, None
-        job.run_after, job.last_error = now + backoff(job.attempts), message[:500]
-        db.session.commit()
-        return QUEUED
-    if result is not None:
-        job.result = json.dumps(result, ensure_ascii=False)
-    return _finish(job, DONE, now)
+        if isinstance(error, JobError):
+            message = str(error)
+        else:  # the detail (SQL, paths) is for the log, not for the person's page
+            log.exception("job %s (%s) failed", token[0], job.kind)
+            message = f"内部错误（任务{token[0]}），详见服务日志"
+        if token[2] >= job.max_attempts:
+            return _settle(token, FAILED, now, error=message)
+        return _settle(token, QUEUED, now, error=message, run_after=now + backoff(token[2]))
+    return _settle(token, DONE, now, result=result)
 
 
-def _finish(job, status, now, error=None):
-    job.status, job.finished_at, job.locked_until = status, now, None
+def _settle(token, status, now, *, error=None, result=None, run_after=None):
+    """Write the job's outcome, with the handler's writes, if this worker still holds its lease
+    (the claim's worker and attempt are the fence); otherwise drop both."""
+    job_id, worker, attempt = token
+    values = {"status": status, "locked_until": None}
+    if status == QUEUED:
+        values.update(locked_by=None, run_after=run_after)
+    else:
+        values["finished_at"] = now
     if error:
-        job.last_error = error[:500]
-    if status != FAILED:
-        job.payload = None  # nothing personal stays once it is over; a failed job keeps it for a retry
+        values["last_error"] = error[:500]
+    if result is not None:
+        values["result"] = json.dumps(result, ensure_ascii=False)
+    if status != FAILED and status != QUEUED:
+        values["payload"] = None  # nothing personal stays once it is over; a failed job keeps it for a retry
+    db.session.flush()
+    held = db.session.execute(
+        update(Job).where(Job.id == job_id, Job.locked_by == worker, Job.attempts == attempt, Job.status == RUNNING)
+        .values(**values).execution_options(synchronize_session=False)).rowcount
+    if held != 1:
+        db.session.rollback()
+        log.warning("job %s: lease lost to another worker, this run's writes dropped", job_id)
+        return "lost"
     db.session.commit()
     return status
+
+
+def heartbeat(token, lease):
+    """A long job's sign of life: its lease extended, in a short transaction of its own."""
+    job_id, worker, attempt = token
+    with db.engine.begin() as connection:
+        connection.execute(update(Job).where(Job.id == job_id, Job.locked_by == worker, Job.attempts == attempt)
+                           .values(locked_until=utcnow() + lease))
 
 
 def work_off(now=None, kinds=None, limit=None):

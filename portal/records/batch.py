@@ -13,16 +13,15 @@ from sqlalchemy import func, select, update
 from werkzeug.datastructures import MultiDict
 
 from portal.accounts.models import Account
-from portal.errors import PermissionDenied
+from portal.errors import PermissionDenied, ValidationFailed
 from portal.extensions import db
 from portal.jobs.models import Job
-from portal.jobs.queue import JobError, enqueue, handler
+from portal.jobs.queue import JobError, enqueue, handler, heartbeat
 from portal.records import queries, rules, workflow
 from portal.records.models import PurchaseRecord
 
 KIND = "approve_all"
-#: how often (records) the page is told how far the job is
-REPORT_EVERY = 10
+LEASE = timedelta(minutes=10)
 
 
 def _waiting(account, args, seen_at):
@@ -43,26 +42,33 @@ def queue_approve_all(account, args, seen_at):
     return job
 
 
-def _report(job_id, results, done):
+def _report(token, results):
+    """After each record: the page sees it, and a run that takes over after a crash goes on
+    from here (each approval is committed on its own, so the results must be too)."""
+    done = results["approved"] + len(results["refused"])
     with db.engine.begin() as connection:
-        connection.execute(update(Job).where(Job.id == job_id)
+        connection.execute(update(Job).where(Job.id == token[0])
                            .values(progress=done, result=json.dumps(results, ensure_ascii=False)))
+    heartbeat(token, LEASE)
 
 
-@handler(KIND, lease=timedelta(minutes=10), max_attempts=3)
+@handler(KIND, lease=LEASE, max_attempts=3)
 def _approve_all(payload, job):
     account = db.session.get(Account, payload["account_id"])
     if account is None or not account.is_active or not rules.is_reviewer(account):
         raise JobError("账号已停用或不再审核，未处理")
     seen_at = datetime.fromisoformat(payload["seen_at"])
-    job_id = job.id
+    token = (job.id, job.locked_by, job.attempts)
     results = json.loads(job.result) if job.result else {"approved": 0, "refused": []}
+    reported = {record_id for record_id, _ in results["refused"]}
     # What waits now among the records the queue held then: one changed since is reported below.
     filters = queries.RecordFilters.from_args(MultiDict(payload["args"]))
     waiting = (queries.pending_query(account, filters).where(PurchaseRecord.id <= payload["last_id"])
                .order_by(None).subquery())
     ids = db.session.scalars(select(waiting.c.id).order_by(waiting.c.id)).all()
-    for done, record_id in enumerate(ids, start=1):
+    for record_id in ids:
+        if record_id in reported:  # refused in a run before this one, and said so
+            continue
         record = db.session.get(PurchaseRecord, record_id)
         try:
             if record.updated_at > seen_at:
@@ -73,8 +79,10 @@ def _approve_all(payload, job):
         except (workflow.Conflict, PermissionDenied) as problem:
             db.session.rollback()
             results["refused"].append([record_id, problem.message])
-        if done % REPORT_EVERY == 0:
-            _report(job_id, results, results["approved"] + len(results["refused"]))
-    job = db.session.get(Job, job_id)
+        except ValidationFailed as problem:
+            db.session.rollback()
+            results["refused"].append([record_id, "；".join(problem.errors.values())])
+        _report(token, results)
+    job = db.session.get(Job, token[0])
     job.progress = results["approved"] + len(results["refused"])
     return results

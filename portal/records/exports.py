@@ -5,7 +5,7 @@ from portal.clock import format_datetime, to_china, utcnow
 from portal.excel import xlsx_download, xlsx_workbook_download
 from portal.extensions import db
 from portal.jobs.exports import Export, exporter
-from portal.records import queries
+from portal.records import queries, rules
 from portal.records.models import PurchaseRecord, ReviewEvent
 
 TEXT, MONEY, QUANTITY = "@", "#,##0.00", "#,##0.###"
@@ -35,7 +35,7 @@ def _count(query):
     return db.session.scalar(select(func.count()).select_from(query.order_by(None).subquery()))
 
 
-@exporter("records.review")
+@exporter("records.review", may=rules.is_reviewer)
 def review_export(account, args):
     """A reviewer's queue (待审核) or history (已审核) under the page's filters."""
     filters = queries.RecordFilters.from_args(args)

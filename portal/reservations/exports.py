@@ -12,7 +12,7 @@ COLUMNS = [("序号", 6, None), ("预算单位", 30, None), ("统一社会信用
            ("上年预留份额（元）", 16, MONEY), ("联系人", 10, None), ("手机号码", 14, TEXT), ("提交时间", 18, None)]
 
 
-@exporter("reservations.progress")
+@exporter("reservations.progress", may=lambda account: scope.is_finance(account) or scope.is_budget_unit(account))
 def progress_export(account, args):
     """A finance department's units, or a department's, with this year's form against last year's."""
     year = int(args["year"])

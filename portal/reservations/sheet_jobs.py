@@ -6,7 +6,6 @@ records the sheet in the transaction that marks the job done. A worker killed wh
 committed nothing: the next one draws the sheet again, and the form ends with exactly one sheet
 per step. The form's page polls until its sheet is there.
 """
-import json
 from datetime import datetime, timedelta
 
 from flask import current_app
@@ -49,5 +48,6 @@ def waiting(reservation_id):
     """The form's sheets not drawn yet ({stage label, failed?}), oldest first."""
     jobs = db.session.scalars(select(Job).where(Job.subject == subject_of(reservation_id), Job.kind == KIND,
                                                 Job.status.in_((QUEUED, RUNNING, FAILED))).order_by(Job.id)).all()
-    return [{"label": SHEET_STAGES[json.loads(job.payload)["stage"]], "failed": job.status == FAILED}
+    # the stage is read from the dedupe key (sheet:<form>:<stage>:<code>), not from the encrypted payload
+    return [{"label": SHEET_STAGES.get(job.dedupe_key.split(":")[2], "确认单"), "failed": job.status == FAILED}
             for job in jobs]
