@@ -210,11 +210,34 @@ class Outbox:
         import json
 
         if self.app is not None:
-            run_worker_pass(self.app)
+            self._sent_all()
         if not self.path.exists():
             return []
         rows = [json.loads(line) for line in self.path.read_text(encoding="utf-8").splitlines() if line]
         return [row for row in rows if phone is None or row["to"] == phone]
+
+    def _sent_all(self, wait=10.0):
+        """Run the worker's pass, then wait while another worker (beside a live server) is still
+        sending a message that is due: what the outbox holds then is complete, so the newest code
+        read from it is the one just asked for, not the one before."""
+        import time
+
+        from sqlalchemy import func, select
+
+        from portal.clock import utcnow
+        from portal.jobs.models import Job
+
+        deadline = time.monotonic() + wait
+        while True:
+            run_worker_pass(self.app)
+            with self.app.app_context():
+                # running under a live lease: another worker is sending it now (a job still queued
+                # after the pass is one the test's own open transaction keeps us from: not waited for)
+                busy = db.session.scalar(select(func.count(Job.id)).where(
+                    Job.kind == "sms", Job.status == "running", Job.locked_until > utcnow()))
+            if not busy or time.monotonic() > deadline:
+                return
+            time.sleep(0.05)
 
     def received(self, phone, words, wait=5.0):
         """Whether a message holding the words reached the number, waiting a moment for it (a
