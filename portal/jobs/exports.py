@@ -12,15 +12,13 @@ from dataclasses import dataclass
 from datetime import timedelta
 
 from flask import current_app
-from sqlalchemy import update
 from werkzeug.datastructures import MultiDict
 
 from portal import storage
 from portal.accounts.models import Account
 from portal.excel import write_workbook
 from portal.extensions import db
-from portal.jobs.models import Job
-from portal.jobs.queue import JobError, enqueue, handler, heartbeat
+from portal.jobs.queue import JobError, enqueue, handler, lease_token, report
 
 KIND = "export"
 #: how often (rows) the worker tells the waiting page how far it is
@@ -78,16 +76,13 @@ def queue_export(name, account, args, title):
 
 
 def _counting(rows, token):
-    """The rows, telling the job's row how many have been written (its own short transactions,
-    so the page that waits sees them while the export goes on) and keeping its lease."""
+    """The rows, telling the job's row how many have been written as they go (queue.report)."""
     count = 0
     for row in rows:
         yield row
         count += 1
         if count % PROGRESS_EVERY == 0:
-            with db.engine.begin() as connection:
-                connection.execute(update(Job).where(Job.id == token[0]).values(progress=count))
-            heartbeat(token, LEASE)
+            report(token, LEASE, progress=count)
 
 
 LEASE = timedelta(minutes=10)
@@ -99,15 +94,14 @@ def _write(payload, job):
     account = db.session.get(Account, payload["account_id"])
     if entry is None or account is None or not account.is_active or not entry.may(account):
         raise JobError("导出已不可用（列表已变化，或账号已停用或不再有此权限）")
-    lease_token = (job.id, job.locked_by, job.attempts)
+    token = lease_token(job)
     export = entry.build(account, MultiDict(payload["args"]))
     limit = current_app.config["EXPORT_MAX_ROWS"]
     total = min(export.total, limit)
-    with db.engine.begin() as connection:
-        connection.execute(update(Job).where(Job.id == job.id).values(total=total, progress=0))
+    report(token, LEASE, total=total, progress=0)
     name = secrets.token_hex(16)
     partial = folder() / f"{name}.part"
-    sheets = [(title, columns, _counting(rows, lease_token)) for title, columns, rows in export.sheets]
+    sheets = [(title, columns, _counting(rows, token)) for title, columns, rows in export.sheets]
     try:
         write_workbook(partial, sheets, max_rows=limit)
         partial.rename(folder() / f"{name}.xlsx")

@@ -58,11 +58,10 @@ class JobError(RuntimeError):
     """A try that failed in an expected way: retried, and shown as its message."""
 
 
-def enqueue(kind, payload, *, summary="", subject=None, dedupe_key=None, expires_at=None, created_by=None,
-            session=None):
+def enqueue(kind, payload, *, summary="", subject=None, dedupe_key=None, expires_at=None, created_by=None):
     """Add a job to the current transaction; the caller commits it with its change. A job with the
     dedupe key of one already written is not written again (one message is sent once)."""
-    session = session or db.session
+    session = db.session
     if dedupe_key is not None and session.scalar(select(Job.id).where(Job.dedupe_key == dedupe_key)):
         return None
     job = Job(kind=kind, payload=json.dumps(payload, ensure_ascii=False), summary=summary[:200], subject=subject,
@@ -127,7 +126,7 @@ def run(job, now=None):
     or failed after its last try, or expired. Returns the job's new status ("lost" when its
     lease ran out and another worker took it: this run's writes are then dropped)."""
     now = now or utcnow()
-    token = (job.id, job.locked_by, job.attempts)
+    token = lease_token(job)
     if job.attempts > job.max_attempts:  # each worker that took it died before it ended
         return _settle(token, FAILED, now, error="多次执行均未完成（执行进程中断），已停止重试")
     if job.expires_at is not None and job.expires_at <= now:
@@ -153,7 +152,6 @@ def run(job, now=None):
 def _settle(token, status, now, *, error=None, result=None, run_after=None):
     """Write the job's outcome, with the handler's writes, if this worker still holds its lease
     (the claim's worker and attempt are the fence); otherwise drop both."""
-    job_id, worker, attempt = token
     values = {"status": status, "locked_until": None}
     if status == QUEUED:
         values.update(locked_by=None, run_after=run_after)
@@ -166,23 +164,32 @@ def _settle(token, status, now, *, error=None, result=None, run_after=None):
     if status != FAILED and status != QUEUED:
         values["payload"] = None  # nothing personal stays once it is over; a failed job keeps it for a retry
     db.session.flush()
-    held = db.session.execute(
-        update(Job).where(Job.id == job_id, Job.locked_by == worker, Job.attempts == attempt, Job.status == RUNNING)
-        .values(**values).execution_options(synchronize_session=False)).rowcount
+    held = db.session.execute(update(Job).where(_held(token), Job.status == RUNNING).values(**values)
+                              .execution_options(synchronize_session=False)).rowcount
     if held != 1:
         db.session.rollback()
-        log.warning("job %s: lease lost to another worker, this run's writes dropped", job_id)
+        log.warning("job %s: lease lost to another worker, this run's writes dropped", token[0])
         return "lost"
     db.session.commit()
     return status
 
 
-def heartbeat(token, lease):
-    """A long job's sign of life: its lease extended, in a short transaction of its own."""
+def lease_token(job):
+    """What fences a run's writes: the job, and the worker and attempt that claimed it."""
+    return job.id, job.locked_by, job.attempts
+
+
+def _held(token):
     job_id, worker, attempt = token
+    return and_(Job.id == job_id, Job.locked_by == worker, Job.attempts == attempt)
+
+
+def report(token, lease, **values):
+    """A long job's progress (columns of its row: progress, total, result) with its lease
+    extended, in a short transaction of its own so that the waiting page sees it at once; a run
+    whose lease another worker has taken writes nothing."""
     with db.engine.begin() as connection:
-        connection.execute(update(Job).where(Job.id == job_id, Job.locked_by == worker, Job.attempts == attempt)
-                           .values(locked_until=utcnow() + lease))
+        connection.execute(update(Job).where(_held(token)).values(locked_until=utcnow() + lease, **values))
 
 
 def work_off(now=None, kinds=None, limit=None):

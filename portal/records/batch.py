@@ -9,14 +9,14 @@ worker that dies leaves the rest to the next, which finds the approved ones no l
 import json
 from datetime import datetime, timedelta
 
-from sqlalchemy import func, select, update
+from sqlalchemy import func, select
 from werkzeug.datastructures import MultiDict
 
 from portal.accounts.models import Account
 from portal.errors import PermissionDenied, ValidationFailed
 from portal.extensions import db
 from portal.jobs.models import Job
-from portal.jobs.queue import JobError, enqueue, handler, heartbeat
+from portal.jobs.queue import JobError, enqueue, handler, lease_token, report
 from portal.records import queries, rules, workflow
 from portal.records.models import PurchaseRecord
 
@@ -45,11 +45,8 @@ def queue_approve_all(account, args, seen_at):
 def _report(token, results):
     """After each record: the page sees it, and a run that takes over after a crash goes on
     from here (each approval is committed on its own, so the results must be too)."""
-    done = results["approved"] + len(results["refused"])
-    with db.engine.begin() as connection:
-        connection.execute(update(Job).where(Job.id == token[0])
-                           .values(progress=done, result=json.dumps(results, ensure_ascii=False)))
-    heartbeat(token, LEASE)
+    report(token, LEASE, progress=results["approved"] + len(results["refused"]),
+           result=json.dumps(results, ensure_ascii=False))
 
 
 @handler(KIND, lease=LEASE, max_attempts=3)
@@ -58,7 +55,7 @@ def _approve_all(payload, job):
     if account is None or not account.is_active or not rules.is_reviewer(account):
         raise JobError("账号已停用或不再审核，未处理")
     seen_at = datetime.fromisoformat(payload["seen_at"])
-    token = (job.id, job.locked_by, job.attempts)
+    token = lease_token(job)
     results = json.loads(job.result) if job.result else {"approved": 0, "refused": []}
     reported = {record_id for record_id, _ in results["refused"]}
     # What waits now among the records the queue held then: one changed since is reported below.
