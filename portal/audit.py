@@ -65,6 +65,7 @@ ACTION_LABELS = {
     "keys_rotated": "轮换数据加密密钥",
     "personal_data_viewed": "查看完整个人信息",
     "session_expired": "会话超时结束",
+    "job_retried": "重试后台任务",
 }
 
 RESULT_LABELS = {"ok": "成功", "failed": "失败", "denied": "拒绝"}

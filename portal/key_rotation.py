@@ -58,6 +58,7 @@ def _rotate_table(table, columns, indexes, counts):
     key = table.primary_key.columns.values()[0]
     wanted = [_raw(table, column.column).label(column.column) for column in columns]
     wanted += [table.c[index].label(index) for _, index, _, _ in indexes]
+    contexts = {column.column: column.context for column in columns}
     after = None
     while True:
         query = select(key.label("pk"), *wanted).order_by(key).limit(BATCH)
@@ -73,10 +74,8 @@ def _rotate_table(table, columns, indexes, counts):
                 if token is not None and crypto.needs_rotation(token):
                     values[column.column] = literal(crypto.reencrypt(token, context=column.context), Text())
                     counts[column.label] += 1
-            plain = {column.column: crypto.decrypt(row[column.column], context=column.context)
-                     for column in columns if row[column.column] is not None}
-            for _, index, source, make in indexes:
-                fresh = make(plain[source])
+            for _, index, source, make in indexes:  # only these need the text (a sheet's JSON does not)
+                fresh = make(crypto.decrypt(row[source], context=contexts[source]))
                 if row[index] != fresh:
                     values[index] = fresh
                     counts[f"{table.name}.{index}"] += 1

@@ -8,7 +8,7 @@ so nothing of the record is lost. Run daily (deploy/portal-daily.service).
 """
 from datetime import timedelta, timezone
 
-from sqlalchemy import delete, func, select
+from sqlalchemy import delete, func, or_, select
 
 from portal.accounts.captcha import TTL as CAPTCHA_TTL
 from portal.accounts.models import CaptchaUse, CodeFailure, LoginSession, SmsCode
@@ -30,16 +30,15 @@ def purge_expired(now=None):
     def purge(table, statement):
         removed[table] = db.session.execute(statement.execution_options(synchronize_session=False)).rowcount
 
-    purge("code_failure", delete(CodeFailure).where(CodeFailure.created_at < cutoff))
     # A code's own wrong tries go with it (ON DELETE CASCADE is not enforced on every SQLite).
-    purge("code_failure_of_old_codes", delete(CodeFailure).where(
-        CodeFailure.code_id.in_(select(SmsCode.id).where(SmsCode.created_at < cutoff))))
+    old_codes = select(SmsCode.id).where(SmsCode.created_at < cutoff)
+    purge("code_failure", delete(CodeFailure).where(or_(CodeFailure.created_at < cutoff,
+                                                        CodeFailure.code_id.in_(old_codes))))
     purge("sms_code", delete(SmsCode).where(SmsCode.created_at < cutoff))
     purge("login_session", delete(LoginSession).where(
         func.coalesce(LoginSession.ended_at, LoginSession.last_seen_at) < cutoff))
     purge("captcha_use", delete(CaptchaUse).where(CaptchaUse.used_at < now - CAPTCHA_TTL))
     purge("job", delete(Job).where(Job.status.in_((DONE, EXPIRED, FAILED)), Job.finished_at < cutoff))
-    removed["code_failure"] += removed.pop("code_failure_of_old_codes")
     removed["export_files"] = _remove_old_exports(now)
     return removed
 

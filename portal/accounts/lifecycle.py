@@ -7,7 +7,7 @@ from datetime import datetime, timedelta
 
 from sqlalchemy import func, or_, select
 
-from portal import audit, personal_data
+from portal import audit
 from portal.accounts.kinds import AccountRole, UnitKind
 from portal.accounts.models import Account, CodeFailure, Unit
 from portal.accounts.sessions import end_all_sessions
@@ -23,7 +23,7 @@ def note_login(account, ip, now=None):
     failed = 0
     if previous_at is not None:
         failed = db.session.scalar(select(func.count(CodeFailure.id)).where(
-            CodeFailure.phone_key.in_(personal_data.phone_keys(account.phone)), CodeFailure.created_at > previous_at))
+            CodeFailure.with_phone(account.phone), CodeFailure.created_at > previous_at))
     account.last_login_at, account.last_login_ip = now, ip
     return {"at": previous_at.isoformat() if previous_at else None, "ip": previous_ip or "", "failed": failed}
 

@@ -62,7 +62,16 @@ class Unit(db.Model):
         return f"<Unit {self.id} {self.kind} {self.name}>"
 
 
-class Account(UserMixin, db.Model):
+class FoundByPhone:
+    """A table whose rows carry a number's blind index in `phone_key`."""
+
+    @classmethod
+    def with_phone(cls, phone):
+        """The condition "this row's number is `phone`" (its blind index under any key)."""
+        return cls.phone_key.in_(personal_data.phone_keys(phone))
+
+
+class Account(FoundByPhone, UserMixin, db.Model):
     """A login: one mobile number, one unit (一个手机号对应一个单位账号)."""
 
     __tablename__ = "account"
@@ -125,11 +134,6 @@ class Account(UserMixin, db.Model):
         self.name_key = personal_data.name_key(name)
         return name
 
-    @classmethod
-    def with_phone(cls, phone):
-        """The condition "this account's number is `phone`" (its blind index under any key)."""
-        return cls.phone_key.in_(personal_data.phone_keys(phone))
-
     def __repr__(self):
         return f"<Account {self.id} {self.masked_phone}>"
 
@@ -162,7 +166,7 @@ class LoginSession(db.Model):
     account = relationship(Account)
 
 
-class SmsCode(db.Model):
+class SmsCode(FoundByPhone, db.Model):
     """A one-time code sent by SMS; only its keyed hash is kept."""
 
     __tablename__ = "sms_code"
@@ -184,12 +188,8 @@ class SmsCode(db.Model):
     delivered: Mapped[bool] = mapped_column(Boolean, default=True)
     ip: Mapped[str | None] = mapped_column(String(45))
 
-    @classmethod
-    def with_phone(cls, phone):
-        return cls.phone_key.in_(personal_data.phone_keys(phone))
 
-
-class CodeFailure(db.Model):
+class CodeFailure(FoundByPhone, db.Model):
     """One wrong try at an SMS code, with the address it came from.
 
     Tries are limited per code *and address* and per number *and address*, so that a stranger's

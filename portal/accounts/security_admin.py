@@ -11,7 +11,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import DateTime, ForeignKey, Integer, String, delete, func, or_, select
 from sqlalchemy.orm import Mapped, joinedload, mapped_column
 
-from portal import audit, personal_data
+from portal import audit
 from portal.accounts.codes import LOCKOUT_WINDOW
 from portal.accounts.models import Account, CodeFailure, LoginSession, SmsCode, Unit
 from portal.accounts.rules import is_security_admin
@@ -179,7 +179,7 @@ def unlock(actor, account):
     """Clear the wrong tries counted against the account's number, from every address."""
     ref = f"account:{account.id}"
     _require(actor, "lockout_cleared", ref)
-    cleared = db.session.execute(delete(CodeFailure).where(CodeFailure.phone_key.in_(personal_data.phone_keys(account.phone)))).rowcount
+    cleared = db.session.execute(delete(CodeFailure).where(CodeFailure.with_phone(account.phone))).rowcount
     audit.record("lockout_cleared", actor=actor, object_ref=ref,
                  detail={"phone": account.masked_phone, "unit": account.unit.name, "cleared": cleared})
     return cleared

@@ -12,8 +12,6 @@ from portal.extensions import db
 from portal.jobs.models import FAILED, QUEUED, RUNNING, STATUS_LABELS, Job
 from portal.jobs.queue import retry
 
-audit.ACTION_LABELS.setdefault("job_retried", "重试后台任务")
-
 
 def overview(now=None):
     """{status: count}, and how long the oldest job due has waited (a stuck worker shows here)."""
