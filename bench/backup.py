@@ -37,6 +37,7 @@ from sqlalchemy import create_engine, func, select, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.pool import NullPool
 
+from bench.common import reset_to_demo
 from portal import create_app
 from portal.extensions import db
 
@@ -81,15 +82,9 @@ def _drop(url):
 def build(app, records, seed):
     """The demo tree and `records` purchase records, as bench.records builds them."""
     from bench.records import _context, add_records
-    from portal.cli import apply_schema
-    from portal.demo import build_demo
 
     with app.app_context():
-        db.drop_all()
-        with db.engine.begin() as conn:
-            conn.execute(text("DROP TABLE IF EXISTS alembic_version"))
-        apply_schema()
-        build_demo()
+        reset_to_demo()
         db.session.commit()
         add_records(records, random.Random(seed), _context())
         db.session.remove()

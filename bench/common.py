@@ -1,4 +1,4 @@
-"""Shared benchmark helpers: percentiles, peak memory, a logged-in test client."""
+"""Shared benchmark helpers: percentiles, peak memory, the demo database, a logged-in test client."""
 import json
 import re
 import resource
@@ -23,6 +23,22 @@ def timed(call, repeat, warmup=3):
         call()
         durations.append((time.perf_counter() - start) * 1000)
     return durations
+
+
+def reset_to_demo():
+    """In an app context: the database emptied, the schema made through the migrations (as
+    init-db does), and the demo province built; the caller commits."""
+    from sqlalchemy import text
+
+    from portal.cli import apply_schema
+    from portal.demo import build_demo
+    from portal.extensions import db
+
+    db.drop_all()
+    with db.engine.begin() as conn:
+        conn.execute(text("DROP TABLE IF EXISTS alembic_version"))
+    apply_schema()
+    build_demo()
 
 
 def summary(samples):

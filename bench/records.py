@@ -18,7 +18,7 @@ from decimal import Decimal
 
 from sqlalchemy import String, cast, delete, func, insert, literal, select, text
 
-from bench.common import logged_in_client, peak_rss_mb, summary, timed
+from bench.common import logged_in_client, peak_rss_mb, reset_to_demo, summary, timed
 from portal import create_app
 from portal.accounts.models import Account, Unit
 from portal.clock import utcnow
@@ -144,14 +144,7 @@ def run(args):
     # Requests run outside any app context of ours: each gets its own, as in production
     # (a shared one would share flask.g, and with it a stale CSRF token).
     with app.app_context():
-        from portal.cli import apply_schema
-        from portal.demo import build_demo
-
-        db.drop_all()
-        with db.engine.begin() as conn:
-            conn.execute(text("DROP TABLE IF EXISTS alembic_version"))
-        apply_schema()
-        build_demo()
+        reset_to_demo()
         db.session.commit()
         ctx = _context()
         small = min(10_000, args.records)

@@ -23,9 +23,9 @@ import tempfile
 import time
 from decimal import Decimal
 
-from sqlalchemy import select, text
+from sqlalchemy import select
 
-from bench.common import peak_rss_mb, percentile
+from bench.common import peak_rss_mb, percentile, reset_to_demo
 from bench.submission import submittable_form, time_submissions
 from portal import create_app
 from portal.accounts.models import Account, Unit
@@ -71,15 +71,10 @@ def run(args):
     result = {"sheets": args.sheets, "database": url.split(":")[0].split("+")[0]}
     try:
         with app.app_context():
-            from portal.cli import apply_schema
-            from portal.demo import build_demo, build_demo_reservations
+            from portal.demo import build_demo_reservations
             from portal.reservations import sheets
 
-            db.drop_all()
-            with db.engine.begin() as conn:
-                conn.execute(text("DROP TABLE IF EXISTS alembic_version"))
-            apply_schema()
-            build_demo()
+            reset_to_demo()
             reservation, actor = make_reservation(2024)
             db.session.commit()
             base_url = app.config["PUBLIC_BASE_URL"]
