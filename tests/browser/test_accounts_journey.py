@@ -38,7 +38,12 @@ def log_in(page, outbox, phone):
 
 
 def mark_page(page):
-    """Put a marker on the window: it survives HTMX swaps and vanishes with a full reload."""
+    """Put a marker on the window: it survives HTMX swaps and vanishes with a full reload.
+
+    Waits for the page's deferred scripts first: the HTML shows before htmx is ready, and a
+    click in between does nothing.
+    """
+    page.wait_for_load_state("load")
     page.evaluate("window.__sameDocument = 'yes'")
 
 
