@@ -3,13 +3,14 @@
 SMS codes and wrong tries are counted for a day at most (the daily sending limit) and shown as
 "failed attempts since your last login" (上次登录信息); they are kept KEEP_DAYS for that and then
 removed. Sessions are removed once ended, or dead of old age, for as long; captchas already
-used once they have expired; background jobs over (a failed one's payload, kept for its retry, too) after KEEP_DAYS; large exports' files after EXPORT_KEEP_DAYS. The audit trail keeps what happened (logins, logouts, lockouts),
+used once they have expired; background jobs over (a failed one's payload, kept for its retry, too) after KEEP_DAYS; large exports' files after EXPORT_KEEP_DAYS; uploads staged for a preview once expired. The audit trail keeps what happened (logins, logouts, lockouts),
 so nothing of the record is lost. Run daily (deploy/portal-daily.service).
 """
 from datetime import timedelta, timezone
 
 from sqlalchemy import delete, func, or_, select
 
+from portal import staged_uploads
 from portal.accounts.captcha import TTL as CAPTCHA_TTL
 from portal.accounts.models import CaptchaUse, CodeFailure, LoginSession, SmsCode
 from portal.clock import utcnow
@@ -40,6 +41,7 @@ def purge_expired(now=None):
     purge("captcha_use", delete(CaptchaUse).where(CaptchaUse.used_at < now - CAPTCHA_TTL))
     purge("job", delete(Job).where(Job.status.in_((DONE, EXPIRED, FAILED)), Job.finished_at < cutoff))
     removed["export_files"] = _remove_old_exports(now)
+    removed["staged_upload"] = staged_uploads.purge_expired(now)
     return removed
 
 
