@@ -41,6 +41,7 @@ ACTION_LABELS = {
     "reservation_remind": "提醒未填报单位",
     "policy_saved": "设置年度政策",
     "units_imported": "导入预算单位",
+    "fulfilment_imported": "导入832平台采购数据",
     "unit_renamed": "预算单位更名",
     "unit_closed": "撤销预算单位",
     "unit_merged": "合并预算单位",
