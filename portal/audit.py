@@ -42,6 +42,7 @@ ACTION_LABELS = {
     "policy_saved": "设置年度政策",
     "units_imported": "导入预算单位",
     "fulfilment_imported": "导入832平台采购数据",
+    "reminders_sent": "发送催报催办提醒",
     "unit_renamed": "预算单位更名",
     "unit_closed": "撤销预算单位",
     "unit_merged": "合并预算单位",

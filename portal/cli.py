@@ -26,6 +26,7 @@ def register_commands(app):
     app.cli.add_command(audit_archive_command)
     app.cli.add_command(rotate_keys)
     app.cli.add_command(purge_expired)
+    app.cli.add_command(escalate_overdue)
     from portal.backup import backup_command, restore_command
     from portal.jobs.worker import worker_command
     app.cli.add_command(worker_command)
@@ -105,6 +106,17 @@ def purge_expired():
     removed = purge()
     db.session.commit()
     click.echo("已清除过期数据（保留" + str(KEEP_DAYS) + "天）：" + "，".join(f"{table} {count}" for table, count in removed.items()))
+
+
+@click.command("escalate-overdue")
+@with_appcontext
+def escalate_overdue():
+    """Tell the level above about forms waiting past the year's confirmation deadlines (run daily)."""
+    from portal.oversight.escalation import escalate
+
+    kept = escalate()
+    db.session.commit()
+    click.echo(f"逾期提醒：已通知{len(kept)}个单位")
 
 
 @click.command("rotate-keys")

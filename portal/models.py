@@ -4,6 +4,7 @@ from portal.accounts.second_factor import RecoveryCode, SecondFactor  # noqa: F4
 from portal.audit import AuditEvent  # noqa: F401
 from portal.jobs.models import Job  # noqa: F401
 from portal.oversight.models import FulfilmentImport, FulfilmentLine  # noqa: F401
+from portal.reminders import Reminder  # noqa: F401
 from portal.records.models import (  # noqa: F401
     PriceStat, PurchaseRecord, QueueCounter, RecordTotal, ReportingPeriod, ReviewEvent, Voucher,
 )

@@ -51,3 +51,18 @@ def prepare(app, tree):
                                   as_of=date(2024, 9, 30), canteen_amount=Decimal("1.00"),
                                   union_amount=Decimal("0.00")))
     tree.fulfilment_import_id = made.id
+
+
+REMINDERS = OVERSEERS | {"province", "province_reviewer", "gz_office", "gz_reviewer", "sz_office", "sz_reviewer"}
+
+
+def reminder_senders(role):
+    """Finance departments and the province and city offices (the empty form is a 422)."""
+    return LOGIN if role == "anonymous" else OK if role in REMINDERS else FORBIDDEN
+
+
+ROWS.update({
+    "reminders.index": ("GET", lambda t: "/oversight/reminders/", reminder_senders),
+    "reminders.preview": ("POST", lambda t: "/oversight/reminders/preview", reminder_senders),
+    "reminders.send": ("POST", lambda t: "/oversight/reminders/send", reminder_senders),
+})

@@ -4,13 +4,13 @@
 def register_blueprints(app):
     from portal.blueprints import (
         accounts, audit_log, auth, budget_units, exports, health, home, jobs, oversight, records, reference_data,
-        reports, reservations, reveal, reviews, security, sheets,
+        reminders, reports, reservations, reveal, reviews, security, sheets,
     )
 
     from portal.blueprints import second_factor  # right after auth: its guard runs before every other view
 
     for module in (auth, second_factor, home, accounts, budget_units, records, reviews, reports, reservations, oversight,
-                   sheets, reference_data, audit_log, security, jobs, exports, reveal, health):
+                   reminders, sheets, reference_data, audit_log, security, jobs, exports, reveal, health):
         app.register_blueprint(module.bp)
     from portal.blueprints.errors import register_error_handlers
     register_error_handlers(app)

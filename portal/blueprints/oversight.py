@@ -7,7 +7,7 @@ from flask import Blueprint, abort, redirect, request, send_file, url_for
 from flask_login import current_user
 from sqlalchemy import select
 
-from portal import staged_uploads
+from portal import reminders, staged_uploads
 from portal.blueprints.common import apply_errors, render_page, requires, year_arg
 from portal.errors import PermissionDenied, ValidationFailed
 from portal.extensions import db
@@ -108,7 +108,7 @@ def unit(unit_id):
     finance_node = org.nodes.get(org.finance_of(unit_id))
     return render_page("oversight/unit.html", "content", node=node, figures=figures, series=series, form=form,
                        year=year, day=day, trail=_trail(org, finance_node) if finance_node else [],
-                       ratio=completion.ratio)
+                       ratio=completion.ratio, reminders=reminders.received(unit_id))
 
 
 # --- the 832 statistics imports ------------------------------------------------------------------

@@ -2,7 +2,7 @@ from flask_wtf import FlaskForm
 from flask_wtf.file import FileField
 from wtforms import HiddenField, SelectField, StringField, ValidationError
 
-from portal.params import BadValue, parse_date, parse_year
+from portal.params import BadValue, parse_date, parse_decimal, parse_year
 
 
 def _date_of(field):
@@ -54,3 +54,30 @@ class ConfirmImportForm(FlaskForm):
     @property
     def as_of_value(self):
         return parse_date(self.as_of.data)
+
+
+class ReminderForm(FlaskForm):
+    """Who to remind: the kind of reminder and, for 832 progress, the completion threshold."""
+
+    kind = SelectField("提醒对象", choices=[], validate_choice=False)
+    threshold = StringField("完成率低于（%）", default="50", render_kw={"inputmode": "decimal", "maxlength": 6})
+    year = HiddenField()
+    day = HiddenField()
+
+    def validate_kind(self, field):
+        if field.data not in {value for value, _ in field.choices}:
+            raise ValidationError("请选择提醒对象")
+
+    def validate_threshold(self, field):
+        if self.kind.data != "behind":
+            return
+        try:
+            value = parse_decimal(field.data, places=2, digits=5, label="完成率")
+        except BadValue as bad:
+            raise ValidationError(bad.message) from None
+        if value is None or not 0 < value <= 100:
+            raise ValidationError("完成率应在0到100之间")
+
+    @property
+    def threshold_value(self):
+        return parse_decimal(self.threshold.data, places=2, digits=5) if self.kind.data == "behind" else None
