@@ -46,6 +46,7 @@ ACTION_LABELS = {
     "unit_renamed": "预算单位更名",
     "unit_closed": "撤销预算单位",
     "unit_merged": "合并预算单位",
+    "unit_contacts_changed": "修改单位联系人",
     "period_added": "开设填报期",
     "period_closed": "关闭填报期",
     "period_opened": "重新开放填报期",

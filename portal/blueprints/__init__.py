@@ -12,5 +12,7 @@ def register_blueprints(app):
     for module in (auth, second_factor, home, accounts, budget_units, records, reviews, reports, reservations, oversight,
                    reminders, sheets, reference_data, audit_log, security, jobs, exports, reveal, health):
         app.register_blueprint(module.bp)
+    from portal.blueprints import profile  # 个人中心
+    app.register_blueprint(profile.bp)
     from portal.blueprints.errors import register_error_handlers
     register_error_handlers(app)

@@ -12,7 +12,9 @@ from portal.blueprints.common import (
 from portal.errors import PermissionDenied, ValidationFailed
 from portal.extensions import db, htmx
 from portal.forms.reservations import ContactsForm, DecisionForm, FiguresForm, PolicyForm, SubmitForm
-from portal.reservations import exports, form_rules, policy as policies, queries, scope, sheet_jobs, workflow
+from portal.reservations import (
+    contacts, exports, form_rules, policy as policies, queries, scope, sheet_jobs, workflow,
+)
 from portal.reservations.models import Reservation, YearPolicy
 from portal.reservations.states import ATTESTATION, CANTEEN_TYPES, STATUS_LABELS
 
@@ -156,7 +158,7 @@ def step_contacts(year):
     if reservation.canteen_type is None:
         return redirect(url_for("reservations.step_figures", year=year))
     if request.method == "GET":
-        form = ContactsForm(obj=reservation)
+        form = ContactsForm(data=contacts.values_for_form(current_user, reservation))
         form.version.data = reservation.version
         return _wizard(2, reservation, policy, form)
     form = ContactsForm()
@@ -172,8 +174,10 @@ def step_confirm(year):
     policy, reservation = _form_or_refuse(year)
     if reservation is None:
         return redirect(url_for("reservations.index"))
-    if reservation.contact_mobile is None or reservation.canteen_type is None:
+    if reservation.canteen_type is None:
         return redirect(url_for("reservations.step_figures", year=year))
+    if reservation.contact_mobile is None:
+        return redirect(url_for("reservations.step_contacts", year=year))
     form = SubmitForm() if request.method == "POST" else SubmitForm(data={"version": reservation.version})
     if request.method == "GET":
         return _wizard(3, reservation, policy, form)
@@ -213,7 +217,10 @@ def _detail_context(reservation, **extra):
                    waiting=sheet_jobs.waiting(reservation.id),
                    flag_labels=form_rules.FLAG_LABELS, form=DecisionForm(data={"version": reservation.version}),
                    may_confirm=scope.may_confirm(current_user, reservation),
-                   may_finalize=scope.may_finalize(current_user, reservation), conflict=None, done=None)
+                   may_finalize=scope.may_finalize(current_user, reservation), conflict=None, done=None,
+                   contacts_visible=contacts.may_see(current_user, reservation.unit))
+    if context["contacts_visible"]:
+        context["unit_contacts"] = contacts.current(reservation.unit_id)
     context.update(extra)
     return context
 
@@ -278,7 +285,7 @@ def confirmations():
     return render_page("reservations/confirmations.html", "content", year=year, policy=_policy(year),
                        queue=queries.awaiting_superior(current_user, year), rows=rows, counts=counts,
                        last_year=last_year, statuses=STATUS_LABELS, is_head=is_head, ready=ready, problems=problems,
-                       flag_labels=form_rules.FLAG_LABELS)
+                       flag_labels=form_rules.FLAG_LABELS, unit_contacts=contacts.by_unit(u.id for u, _ in rows))
 
 
 @bp.post("/remind")

@@ -6,10 +6,10 @@ from flask_login import current_user
 
 from portal import audit
 from portal.accounts import rules
-from portal.accounts.models import Account, mask_phone
+from portal.accounts.models import Account, Unit, mask_phone
 from portal.blueprints.common import fragment, load_or_404, requires
 from portal.extensions import db
-from portal.reservations import scope
+from portal.reservations import contacts, scope
 from portal.reservations.models import Reservation
 
 bp = Blueprint("reveal", __name__, url_prefix="/reveal")
@@ -48,3 +48,18 @@ def reservation_mobile(reservation_id, which):
     if not number:
         abort(404)
     return _answer(number, f"reservation:{reservation.id}", field)
+
+
+@bp.post("/unit/<int:unit_id>/contacts/<which>")
+@requires(lambda account: scope.is_budget_unit(account) or scope.is_finance(account))
+def unit_contact_mobile(unit_id, which):
+    """A budget unit's current contact (个人中心), for the unit, its superiors and its finance."""
+    field = contacts.MOBILES.get(which)
+    if field is None:
+        abort(404)
+    unit = load_or_404(Unit, unit_id, contacts.may_see)
+    saved = contacts.current(unit.id)
+    number = getattr(saved, field) if saved is not None else None
+    if not number:
+        abort(404)
+    return _answer(number, f"unit:{unit.id}", f"unit_contacts.{field}")

@@ -220,3 +220,26 @@ class UnitChange(db.Model):
 
     unit = relationship("Unit", foreign_keys=[unit_id])
     merged_into = relationship("Unit", foreign_keys=[merged_into_id])
+
+
+class UnitContacts(db.Model):
+    """A budget unit's current contacts (个人中心): changed by the unit at any time, and by step 2
+    of each year's form; the superior and finance see them. One row per unit."""
+
+    __tablename__ = "unit_contacts"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    unit_id: Mapped[int] = mapped_column(ForeignKey("unit.id"), unique=True)
+    #: 填报预留份额联系人 and 工会采购预留份额联系人: names and mobiles SM4-encrypted, as the form's
+    contact_name: Mapped[str | None] = mapped_column(EncryptedText("unit_contacts.contact_name"))
+    contact_mobile: Mapped[str | None] = mapped_column(EncryptedText("unit_contacts.contact_mobile"))
+    contact_landline: Mapped[str | None] = mapped_column(String(20))
+    union_contact_name: Mapped[str | None] = mapped_column(EncryptedText("unit_contacts.union_contact_name"))
+    union_contact_mobile: Mapped[str | None] = mapped_column(EncryptedText("unit_contacts.union_contact_mobile"))
+    union_contact_landline: Mapped[str | None] = mapped_column(String(20))
+    updated_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+    #: who changed them last; None when the migration copied them from the unit's newest form
+    updated_by_id: Mapped[int | None] = mapped_column(ForeignKey("account.id"))
+
+    unit = relationship("Unit")
+    updated_by = relationship("Account")

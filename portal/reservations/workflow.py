@@ -20,7 +20,7 @@ from portal.clock import format_datetime, utcnow
 from portal.errors import PermissionDenied, ValidationFailed
 from portal.extensions import db
 from portal.notifications import notify
-from portal.reservations import form_rules, scope
+from portal.reservations import contacts, form_rules, scope
 from portal.reservations.models import Reservation, ReservationBatch, ReservationEvent
 from portal.reservations.policy import filing_open
 from portal.reservations.states import (
@@ -84,9 +84,9 @@ def form_for(actor, policy, *, now=None, save=True):
                                         "如需补报请联系财政部门"})
     unit = actor.unit
     superior, finance = scope.superior_of(unit), scope.finance_of(unit)
+    # No contacts yet: step 2 starts from the unit's current ones (contacts.values_for_form).
     reservation = Reservation(unit_id=unit.id, year=policy.year, status=DRAFT, flags="",
-                              superior_id=superior.id if superior else None, finance_id=finance.id,
-                              contact_name=actor.name, contact_mobile=actor.phone, unit=unit)
+                              superior_id=superior.id if superior else None, finance_id=finance.id, unit=unit)
     if save:
         db.session.add(reservation)
         db.session.flush()
@@ -115,7 +115,7 @@ def save_figures(actor, reservation, data, policy, *, expected_version=None):
 
 
 def save_contacts(actor, reservation, data, *, expected_version=None):
-    """Step 2."""
+    """Step 2; the contacts saved become the unit's current contacts (个人中心) too."""
     _editable_by(actor, reservation)
     _check_version(reservation, expected_version)
     values, errors = form_rules.check_contacts(data)
@@ -125,6 +125,7 @@ def save_contacts(actor, reservation, data, *, expected_version=None):
         setattr(reservation, field, values[field])
     reservation.updated_at = utcnow()
     _flush(reservation)
+    contacts.follow_form(actor, reservation, now=reservation.updated_at)
     return reservation
 
 
