@@ -24,7 +24,8 @@ from portal.accounts.models import Account, Unit
 from portal.clock import utcnow
 from portal.extensions import db
 from portal.records import rules
-from portal.records.models import PurchaseRecord, QueueCounter, RecordTotal, ReportingPeriod
+from portal.records.models import PurchaseRecord, QueueCounter, RecordMonthTotal, RecordTotal, ReportingPeriod
+from portal.records.totals import approval_month
 from portal.reference.models import DictionaryEntry, Region
 
 CITY_REVIEWER = "13800001002"   # 广州市东西部协作办公室, 审核员 (demo)
@@ -109,6 +110,13 @@ def rebuild_summaries():
         select(record.period_id, record.city_scope, record.channel, record.origin_county_code, record.category_id,
                func.count(), func.sum(record.amount)).where(record.status == "approved")
         .group_by(record.period_id, record.city_scope, record.channel, record.origin_county_code, record.category_id)))
+    db.session.execute(delete(RecordMonthTotal))
+    month = approval_month()
+    db.session.execute(insert(RecordMonthTotal).from_select(
+        ["month", "city_scope", "channel", "origin_county_code", "record_count", "amount"],
+        select(month, record.city_scope, record.channel, record.origin_county_code, func.count(), func.sum(record.amount))
+        .where(record.status == "approved").group_by(month, record.city_scope, record.channel,
+                                                     record.origin_county_code)))
     db.session.execute(insert(QueueCounter).from_select(
         ["key", "count"], select(literal("city:") + record.city_scope, func.count())
         .where(record.status == "submitted").group_by(record.city_scope)))

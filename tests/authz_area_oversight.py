@@ -3,7 +3,7 @@ subtree of the finance tree (a county never sees its city's units or imports).""
 from datetime import date
 from decimal import Decimal
 
-from tests.authz_rules import BAD_REQUEST, FORBIDDEN, HIDDEN, LOGIN, OK
+from tests.authz_rules import BAD_REQUEST, FORBIDDEN, HIDDEN, LOGIN, OK, totals_readers
 
 OVERSEERS = {"province_finance", "gz_finance", "county_finance"}
 
@@ -65,4 +65,16 @@ ROWS.update({
     "reminders.index": ("GET", lambda t: "/oversight/reminders/", reminder_senders),
     "reminders.preview": ("POST", lambda t: "/oversight/reminders/preview", reminder_senders),
     "reminders.send": ("POST", lambda t: "/oversight/reminders/send", reminder_senders),
+})
+
+ROWS.update({
+    "notices.index": ("GET", lambda t: "/oversight/notice/?year=2024&day=2024-10-01&threshold=60", overseers()),
+    "notices.export": ("GET", lambda t: "/oversight/notice/export?year=2024&day=2024-10-01", overseers()),
+    "notices.pdf": ("GET", lambda t: "/oversight/notice/pdf?year=2024&day=2024-10-01", overseers()),
+})
+
+ROWS.update({
+    # the offices see approved purchases, finance departments the reserved share
+    "dashboard.index": ("GET", lambda t: "/dashboard?year=2024", reminder_senders),
+    "reports.records": ("GET", lambda t: "/reports/records?month=2024-03&channel=market", totals_readers),
 })

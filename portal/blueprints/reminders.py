@@ -67,7 +67,7 @@ def preview():
         return _page(form, 422)
     planned = reminders.plan(_targets(form))
     return render_page("oversight/reminders.html", "preview", form=form, planned=planned,
-                       sending=[t for t in planned if t.skipped is None])
+                       sending=[t for t in planned if t.skipped is None], sent=_sent(), daily_cap=reminders.DAILY_CAP)
 
 
 @bp.post("/send")

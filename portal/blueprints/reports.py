@@ -4,10 +4,10 @@ from flask_login import current_user
 from sqlalchemy import select
 
 from portal.accounts.kinds import UnitKind
-from portal.blueprints.common import render_page, requires
+from portal.blueprints.common import id_arg, keyset_page, render_page, requires
 from portal.extensions import db
-from portal.records.models import ReportingPeriod
-from portal.records import exports
+from portal.records.models import PurchaseRecord, ReportingPeriod
+from portal.records import approved, exports
 from portal.records.states import CHANNEL_LABELS
 from portal.records.totals import TotalFilters, province_view
 from portal.reference.models import DictionaryEntry, GuangdongCity, Region
@@ -51,3 +51,17 @@ def export():
         abort(400)  # the page's export link carries only filters the page could read
     title = f"{current_user.unit.name}审核通过购销记录汇总" if fixed_city else "全省审核通过购销记录汇总"
     return exports.totals_xlsx(province_view(filters), title, filters.describe(), with_cities=not fixed_city)
+
+
+@bp.get("/records")
+@requires(reads_totals)
+def records():
+    """The approved records behind a figure of the dashboard or of the totals."""
+    filters = approved.ApprovedFilters.from_args(request.args)
+    fixed_city = _fixed_city()
+    if fixed_city:
+        filters.city_scope = fixed_city
+    rows, next_key = keyset_page(approved.approved_query(current_user, filters), PurchaseRecord.id,
+                                 id_arg("before"), descending=True)
+    return render_page("reports/records.html", "rows", rows=rows, next_key=next_key, filters=filters,
+                       filter_errors=filters.errors, channels=CHANNEL_LABELS), 422 if filters.errors else 200

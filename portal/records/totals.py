@@ -3,11 +3,11 @@ from collections import OrderedDict
 from dataclasses import dataclass, field
 from decimal import Decimal
 
-from sqlalchemy import func, select
+from sqlalchemy import Date, cast, func, select, text
 
 from portal.extensions import db
 from portal.params import Reader, parse_id
-from portal.records.models import RecordTotal, ReportingPeriod
+from portal.records.models import PurchaseRecord, RecordTotal, ReportingPeriod
 from portal.records.states import CHANNEL_LABELS, PROVINCE_SCOPE
 from portal.reference.models import DictionaryEntry, GuangdongCity, Region
 
@@ -113,3 +113,11 @@ def province_view(filters):
         "by_category": _labelled(_grouped(RecordTotal.category_id, filters), categories),
         "by_period": _labelled(_grouped(RecordTotal.period_id, filters), periods),
     }
+
+
+def approval_month():
+    """SQL for the first day of a record's approval month in China (UTC+8), as the workflow
+    counts it into record_month_total, for rebuilding the summary in bulk."""
+    if db.session.get_bind().dialect.name == "postgresql":
+        return cast(func.date_trunc("month", PurchaseRecord.approved_at + text("interval '8 hours'")), Date)
+    return func.date(PurchaseRecord.approved_at, "+8 hours", "start of month")

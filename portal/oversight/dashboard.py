@@ -1,0 +1,165 @@
+"""What /dashboard shows: for the province and city offices, purchases approved (by month, city,
+channel, western province and key county) and records waiting at each level; for finance
+departments, filing and confirmation progress by level, the year's purchases on 832 against the
+reserved share by month, and completion by city and department.
+
+Every monitoring figure comes from the summaries the records workflow keeps in its own
+transactions (record_month_total, queue_counter), never from the records, so a dashboard costs
+the same at ten thousand records as at a million. Nothing here reads the request.
+"""
+import calendar
+from dataclasses import dataclass
+from datetime import date
+from decimal import Decimal
+
+from sqlalchemy import func, select
+
+from portal.accounts.kinds import UnitKind
+from portal.accounts.models import Unit
+from portal.clock import to_china, utcnow
+from portal.extensions import db
+from portal.oversight import completion
+from portal.oversight.scope import OrgMap
+from portal.records.models import PurchaseRecord, QueueCounter, RecordMonthTotal
+from portal.records.states import CHANNEL_LABELS, PROVINCE_SCOPE
+from portal.reference.models import GuangdongCity, Region
+
+ZERO = Decimal("0.00")
+
+
+@dataclass
+class Row:
+    """One figure of a chart and its table: a label, the count and amount, and the filter of the
+    list behind it (the arguments of its link)."""
+
+    label: str
+    count: int
+    amount: Decimal
+    link: dict
+
+
+def _month_totals(year, city_scope, column):
+    query = (select(column, func.sum(RecordMonthTotal.record_count), func.sum(RecordMonthTotal.amount))
+             .where(RecordMonthTotal.month >= date(year, 1, 1), RecordMonthTotal.month <= date(year, 12, 1))
+             .group_by(column))
+    if city_scope:
+        query = query.where(RecordMonthTotal.city_scope == city_scope)
+    return [(key, count or 0, amount or ZERO) for key, count, amount in db.session.execute(query)]
+
+
+def monitoring(year, city_scope=None):
+    """The offices' figures of approved purchases in `year` (one city's, or the province's)."""
+    base = {"year": year, **({"city_scope": city_scope} if city_scope else {})}
+    by_month = {key: (count, amount) for key, count, amount in _month_totals(year, city_scope, RecordMonthTotal.month)}
+    months = []
+    for number in range(1, 13):
+        count, amount = by_month.get(date(year, number, 1), (0, ZERO))
+        months.append(Row(f"{number}月", count, amount, {**base, "month": f"{year}-{number:02d}"}))
+
+    cities = {c.code: c.name for c in db.session.scalars(select(GuangdongCity))}
+    cities[PROVINCE_SCOPE] = "省级单列市场"
+    by_city = [Row(cities.get(key, key), count, amount, {**base, "city_scope": key})
+               for key, count, amount in sorted(_month_totals(year, city_scope, RecordMonthTotal.city_scope))]
+    by_channel = [Row(CHANNEL_LABELS.get(key, key), count, amount, {**base, "channel": key})
+                  for key, count, amount in _month_totals(year, city_scope, RecordMonthTotal.channel)]
+
+    regions = {r.code: r for r in db.session.scalars(select(Region))}
+    provinces, key_counties = {}, []
+    for code, count, amount in _month_totals(year, city_scope, RecordMonthTotal.origin_county_code):
+        province = code[:2] + "0000"
+        total = provinces.get(province, (0, ZERO))
+        provinces[province] = (total[0] + count, total[1] + amount)
+        county = regions.get(code)
+        if county is not None and county.key_county:
+            city = regions.get(county.parent_code)
+            key_counties.append(Row(f"{city.name if city else ''}{county.name}", count, amount,
+                                    {**base, "region_code": code}))
+    by_province = [Row(regions[code].name if code in regions else code, count, amount,
+                       {**base, "region_code": code}) for code, (count, amount) in sorted(provinces.items())]
+    return {
+        "months": months,
+        "by_city": by_city if not city_scope else [],
+        "by_channel": sorted(by_channel, key=lambda r: -r.amount),
+        "by_province": sorted(by_province, key=lambda r: -r.amount),
+        "key_counties": sorted(key_counties, key=lambda r: -r.amount),
+        "total": (sum(r.count for r in months), sum((r.amount for r in months), ZERO)),
+    }
+
+
+@dataclass
+class Waiting:
+    level: str
+    where: str
+    count: int
+    #: when the longest-waiting record arrived (UTC), and the whole days since, in China
+    oldest_since: object
+    days: int | None
+
+
+def _oldest(condition, arrived):
+    """When the longest-waiting record matching `condition` arrived (its lowest id, by an index)."""
+    first = db.session.scalar(select(func.min(PurchaseRecord.id)).where(*condition))
+    return db.session.scalar(select(arrived).where(PurchaseRecord.id == first)) if first else None
+
+
+def waiting(city_scope=None, now=None):
+    """Records waiting at each level, per reviewing unit or city, with how long the oldest waits."""
+    today = to_china(now or utcnow()).date()
+
+    def days(since):
+        return (today - to_china(since).date()).days if since else None
+
+    counters = dict(db.session.execute(select(QueueCounter.key, QueueCounter.count).where(QueueCounter.count > 0)).all())
+    rows = []
+    reviewers = {int(key.split(":")[1]): count for key, count in counters.items() if key.startswith("first:")}
+    if reviewers:
+        units = db.session.scalars(select(Unit).where(Unit.id.in_(list(reviewers)))).all()
+        for unit in sorted(units, key=lambda u: u.id):
+            if city_scope and unit.city_code != city_scope and not (city_scope == PROVINCE_SCOPE and unit.city_code is None):
+                continue
+            since = _oldest((PurchaseRecord.first_reviewer_id == unit.id, PurchaseRecord.status == "filed"),
+                            PurchaseRecord.submitted_at)
+            rows.append(Waiting("市场/商超初审", unit.name, reviewers[unit.id], since, days(since)))
+    cities = {c.code: c.name for c in db.session.scalars(select(GuangdongCity))}
+    cities[PROVINCE_SCOPE] = "省级（单列市场）"
+    for key, count in sorted(counters.items()):
+        scope = key.split(":")[1] if key.startswith("city:") else None
+        if scope is None or (city_scope and scope != city_scope):
+            continue
+        since = _oldest((PurchaseRecord.city_scope == scope, PurchaseRecord.status == "submitted"),
+                        PurchaseRecord.reached_city_at)
+        rows.append(Waiting("市级审核" if scope != PROVINCE_SCOPE else "省级审核", cities.get(scope, scope), count, since,
+                            days(since)))
+    return rows
+
+
+def reserved_share(finance_id, year, today):
+    """A finance department's figures over its subtree."""
+    org = OrgMap()
+    subtree = org.finance_subtree(finance_id)
+    figures = completion.unit_figures(org.units_of(subtree), year, today)
+    total = completion.total(figures)
+    months = []
+    for number in range(1, 13):
+        end = date(year, number, calendar.monthrange(year, number)[1])
+        if end > today and (number == 1 or date(year, number, 1) > today):
+            break
+        bought = completion.purchases_on(year, min(end, today), {f.node.id for f in figures})
+        months.append({"label": f"{number}月", "day": min(end, today),
+                       "canteen": sum((b[1] for b in bought.values()), ZERO),
+                       "union": sum((b[2] for b in bought.values()), ZERO)})
+    finance_by_city = {n.city_code: n.id for n in org.nodes.values() if n.kind == UnitKind.FINANCE
+                       and n.finance_level == "city" and n.city_code and n.id in subtree}
+    names = {c.code: c.name for c in db.session.scalars(select(GuangdongCity))}
+    by_city = sorted(completion.group(figures, key=lambda f: f.node.city_code or "",
+                                      label=lambda code: names.get(code, "省级")), key=lambda t: t.key)
+    departments = completion.group([f for f in figures if f.superior_id], key=lambda f: f.superior_id,
+                                    label=lambda key: org.nodes[key].name)
+    return {
+        "total": total,
+        "levels": completion.by_finance(org, finance_id, figures),
+        "months": months,
+        "by_city": by_city,
+        "finance_by_city": finance_by_city,
+        "departments": sorted(departments, key=lambda t: (t.canteen_completion is None, t.canteen_completion or 0))[:15],
+    }
