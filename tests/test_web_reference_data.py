@@ -1,6 +1,6 @@
-"""基础数据 through HTTP: the province office admin opens and closes reporting periods, adds
-and retires list entries, marks key counties; what filers see change with it; refusals keep
-what was typed."""
+"""基础数据 through HTTP: the province office admin opens and closes reporting periods (a page of
+the records area, /records/periods, the old address sending there), adds and retires list
+entries, marks key counties; what filers see change with it; refusals keep what was typed."""
 import json
 import re
 
@@ -47,15 +47,25 @@ def merchant(app, tree, login):
 
 
 def test_a_period_opened_by_the_province_is_offered_to_filers(province, merchant):
-    response = _post(province, "/reference-data/periods", {"year": "2027", "fill_type": "current", "name": ""}, HX)
+    response = _post(province, "/records/periods", {"year": "2027", "fill_type": "current", "name": ""}, HX)
     assert response.status_code == 200
     assert _toast(response) == "已开设填报期“2027年购销信息登记”，填报单位现在可以选择"
     assert "2027年购销信息登记" in response.get_data(as_text=True)
     assert "2027年购销信息登记" in _period_options(merchant.get("/records/new").get_data(as_text=True))
 
 
+def test_the_old_address_of_the_periods_sends_to_the_records_area(province):
+    for old, new in (("/reference-data/periods", "/records/periods"),
+                     ("/reference-data/periods?year=2027", "/records/periods?year=2027"),
+                     ("/reference-data/", "/reference-data/periods")):
+        response = province.get(old)
+        assert response.status_code in (301, 302) and response.headers["Location"] == new
+    page = province.get("/records/periods?year=2027").get_data(as_text=True)
+    assert 'value="2027"' in page and 'class="nav-link active" href="/records/periods"' in page
+
+
 def test_a_refused_period_keeps_what_was_typed(app, province):
-    response = _post(province, "/reference-data/periods", {"year": "2035", "fill_type": "", "name": "试点填报"}, HX)
+    response = _post(province, "/records/periods", {"year": "2035", "fill_type": "", "name": "试点填报"}, HX)
     page = response.get_data(as_text=True)
     assert response.status_code == 422
     assert _field_error(page, "year").startswith("年度应在 2016 至")
@@ -69,21 +79,21 @@ def test_closing_every_period_tells_filers_and_warns_the_province(app, province,
     with app.app_context():
         period_ids = db.session.scalars(select(ReportingPeriod.id)).all()
     for period_id in period_ids:
-        response = _post(province, f"/reference-data/periods/{period_id}/open", {"open": "0"}, HX)
+        response = _post(province, f"/records/periods/{period_id}/open", {"open": "0"}, HX)
         assert response.status_code == 200 and "已关闭" in response.get_data(as_text=True)
     form = merchant.get("/records/new").get_data(as_text=True)
     assert _period_options(form) == ["请选择"]
     assert "当前没有开放的填报类型，请联系省东西部协作办公室开设填报期" in form
     home = province.get("/").get_data(as_text=True)
     assert 'id="home-missing-period"' in home and "尚未开设“购销信息登记”填报期" in home
-    reopened = _post(province, f"/reference-data/periods/{period_ids[-1]}/open", {"open": "1"}, HX)
+    reopened = _post(province, f"/records/periods/{period_ids[-1]}/open", {"open": "1"}, HX)
     assert "重新开放" not in reopened.get_data(as_text=True) and _toast(reopened).endswith("已开放")
 
 
 def test_a_toggle_with_a_forged_value_changes_nothing(app, province):
     with app.app_context():
         period_id = db.session.scalar(select(ReportingPeriod.id))
-    assert _post(province, f"/reference-data/periods/{period_id}/open", {"open": "yes"}, HX).status_code == 400
+    assert _post(province, f"/records/periods/{period_id}/open", {"open": "yes"}, HX).status_code == 400
     assert _post(province, "/reference-data/periods/999999/open", {"open": "0"}, HX).status_code == 404
     with app.app_context():
         assert db.session.get(ReportingPeriod, period_id).open
@@ -123,5 +133,5 @@ def test_marking_a_key_county_shows_in_the_filers_region_choice(app, province, m
 
 def test_the_province_reviewer_sees_no_reference_pages(app, tree, login):
     staff = login(app.test_client(), tree.province_reviewer.phone)
-    assert staff.get("/reference-data/periods").status_code == 403
+    assert staff.get("/records/periods").status_code == 403
     assert "基础数据" not in staff.get("/").get_data(as_text=True)

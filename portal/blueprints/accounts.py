@@ -3,11 +3,11 @@ from flask import Blueprint, abort, flash, redirect, request, url_for
 from flask_login import current_user
 from sqlalchemy import func, select
 
-from portal.accounts import rules, service
+from portal.accounts import exports, rules, service
 from portal.accounts.kinds import UnitKind
 from portal.accounts.models import Account, Unit
 from portal.blueprints.common import (
-    apply_errors, fragment, id_arg, keyset_page, load_or_404, render_page, requires, with_toast,
+    apply_errors, export_or_queue, fragment, id_arg, keyset_page, load_or_404, render_page, requires, with_toast,
 )
 from portal.errors import PermissionDenied, ValidationFailed
 from portal.extensions import db, htmx
@@ -42,23 +42,24 @@ def _city_kinds():
 @bp.get("/")
 @requires(rules.is_admin)
 def index():
-    kind = request.args.get("kind", "")
-    query_text = request.args.get("q", "").strip()
-    query = rules.managed_units_query(current_user)
-    if kind:
-        query = query.where(Unit.kind == kind)
-    if query_text:
-        query = query.where(service.search_units_clause(query_text))
-    units, next_after = keyset_page(query, Unit.id, id_arg("after"))
+    filters = exports.list_filters(request.args)
+    units, next_after = keyset_page(exports.listed_units_query(current_user, filters), Unit.id, id_arg("after"))
     kinds_present = db.session.scalars(
         select(Unit.kind).where(rules.managed_units_clause(current_user)).group_by(Unit.kind)
     ).all()
     return render_page(
         "accounts/index.html", "unit_table",
-        units=units, next_after=next_after, kind=kind, q=query_text,
+        units=units, next_after=next_after, **filters,
         kinds_present=[UnitKind(k) for k in kinds_present],
         own_unit=current_user.unit, openable=rules.openable_kinds(current_user),
     )
+
+
+@bp.get("/export")
+@requires(rules.is_admin)
+def export():
+    """The list under the page's filters as Excel, with the accounts of its units."""
+    return export_or_queue("accounts.units", exports.units_export(current_user, request.args), request.args)
 
 
 @bp.get("/units/new")
@@ -105,6 +106,14 @@ def unit(unit_id):
     ).all())
     return render_page("accounts/unit.html", "account_rows", unit=unit, form=ContactForm(),
                        child_counts={UnitKind(k): n for k, n in counts.items()})
+
+
+@bp.get("/units/<int:unit_id>/export")
+@requires(rules.is_admin)
+def unit_export(unit_id):
+    unit = _load_unit(unit_id)
+    args = {"unit": str(unit.id)}
+    return export_or_queue("accounts.unit", exports.unit_accounts_export(current_user, args), args)
 
 
 @bp.post("/units/<int:unit_id>/accounts")

@@ -10,6 +10,7 @@ from portal.accounts.models import Account, Unit
 from portal.extensions import db
 from portal.records import rules as record_rules
 from portal.records.models import PurchaseRecord
+from portal.records.periods import missing_current_period
 from portal.records.queries import queue_counts
 from portal.records.states import STATUS_LABELS
 from portal.records.totals import TotalFilters, province_view
@@ -82,7 +83,7 @@ def _record_work(account):
     if account.unit.kind == UnitKind.PROVINCE_OFFICE:
         work["province_total"] = province_view(TotalFilters())["total"]
         if reference_admin.may_edit_reference(account):
-            work["missing_period_year"] = reference_admin.missing_current_period()
+            work["missing_period_year"] = missing_current_period()
     return work
 
 

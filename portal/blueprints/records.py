@@ -1,17 +1,20 @@
-"""Filing purchase records: my list, the entry form, vouchers, the detail page."""
+"""Filing purchase records: my list and its export, the entry form, vouchers, the detail page
+and the record printed as a PDF."""
+import io
+
 from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, send_file, url_for
 from flask_login import current_user
 from sqlalchemy import select
-from sqlalchemy.orm import selectinload
 
 from portal.accounts.rules import does_business
 from portal.blueprints.common import (
-    apply_errors, fragment, id_arg, keyset_page, load_or_404, render_page, requires, with_toast,
+    apply_errors, export_or_queue, fragment, id_arg, keyset_page, load_or_404, render_page, requires, with_toast,
 )
 from portal.errors import PermissionDenied, ValidationFailed
 from portal.extensions import db
 from portal.forms.records import RecordForm, ReviewForm
-from portal.records import rules, service, vouchers, workflow
+from portal.records import exports, rules, service, vouchers, workflow
+from portal.records import record_pdf as printing
 from portal.records.flags import FLAG_LABELS
 from portal.records.models import PurchaseRecord, Voucher
 from portal.records.periods import open_periods
@@ -67,18 +70,18 @@ def _record_form(record=None):
 @bp.get("/")
 @requires(rules.may_file)
 def index():
-    status = request.args.get("status", "")
-    query = select(PurchaseRecord).where(PurchaseRecord.unit_id == current_user.unit_id).options(
-        selectinload(PurchaseRecord.category), selectinload(PurchaseRecord.origin_county))
-    if status in STATUS_LABELS:
-        query = query.where(PurchaseRecord.status == status)
-    q = request.args.get("q", "").strip()
-    if q:
-        query = query.where(PurchaseRecord.product_name.contains(q, autoescape=True))
-    records, next_before = keyset_page(query, PurchaseRecord.id, id_arg("before"),
+    filters = exports.own_filters(request.args)
+    records, next_before = keyset_page(exports.own_query(current_user, filters), PurchaseRecord.id, id_arg("before"),
                                        descending=True)
     return render_page("records/index.html", "record_rows", records=records, next_before=next_before,
-                       status=status, q=q, statuses=STATUS_LABELS)
+                       statuses=STATUS_LABELS, **filters)
+
+
+@bp.get("/export")
+@requires(rules.may_file)
+def export():
+    """The list under the page's filters as Excel: the unit's own records, never another's."""
+    return export_or_queue("records.own", exports.own_export(current_user, request.args), request.args)
 
 
 @bp.route("/new", methods=["GET", "POST"])
@@ -149,6 +152,17 @@ def detail(record_id):
     return render_template("records/detail.html", record=record, review=review, flag_labels=FLAG_LABELS,
                            level=rules.review_level(current_user, record),
                            editable=rules.may_edit(current_user, record))
+
+
+@bp.get("/<int:record_id>/pdf")
+@requires(does_business)
+def record_pdf(record_id):
+    """The record with its vouchers and history, printed; a download, so the trail keeps it
+    (audit_log.log_files_and_refusals)."""
+    record = load_record(record_id)
+    content = printing.render(record, current_user.unit)
+    return send_file(io.BytesIO(content), mimetype="application/pdf", as_attachment=True,
+                     download_name=printing.download_name(record), max_age=0)
 
 
 @bp.get("/regions")

@@ -1,21 +1,21 @@
-"""基础数据: the province office's reporting periods, category and unit lists, and key counties."""
+"""基础数据: the province office's category and unit lists, and key counties. The reporting
+periods, on the same tabs, are the records area's (portal/blueprints/periods.py)."""
 from flask import Blueprint, abort, flash, redirect, request, url_for
 from flask_login import current_user
 
 from portal.blueprints.common import (
-    apply_errors, fragment, load_or_404, render_page, requires, with_toast, year_arg,
+    apply_errors, export_or_queue, fragment, load_or_404, render_page, requires, with_toast,
 )
 from portal.errors import ValidationFailed
 from portal.extensions import db, htmx
-from portal.forms.reference import EntryForm, PeriodForm
-from portal.records.models import ReportingPeriod
-from portal.reference import admin
+from portal.forms.reference import EntryForm
+from portal.reference import admin, exports
 from portal.reference.models import DictionaryEntry, Region
 
 bp = Blueprint("reference_data", __name__, url_prefix="/reference-data")
 
 
-def _flag(name):
+def posted_flag(name):
     """The on/off value a toggle button posts; anything else is a forged request."""
     value = request.form.get(name)
     if value not in ("1", "0"):
@@ -23,18 +23,13 @@ def _flag(name):
     return value == "1"
 
 
-def _answer(message, back_to, render, level="success"):
+def answer_change(message, back_to, render, level="success"):
     """After a change: a plain request is sent back to the page with the message; an HTMX
     request gets the updated fragment (render()) and the message as a toast."""
     if not htmx:
         flash(message, level)
         return redirect(back_to)
     return with_toast(render(), message, level)
-
-
-def _periods_page(form):
-    return render_page("reference_data/periods.html", "periods_body", form=form, rows=admin.periods_with_totals(),
-                       missing_year=admin.missing_current_period())
 
 
 @bp.get("/")
@@ -46,38 +41,9 @@ def index():
 @bp.get("/periods")
 @requires(admin.may_edit_reference)
 def periods():
-    year = year_arg()
-    form = PeriodForm(data={"year": year, "fill_type": "current"} if year else None)
-    return _periods_page(form)
-
-
-@bp.post("/periods")
-@requires(admin.may_edit_reference)
-def add_period():
-    form = PeriodForm()
-    if not form.validate_on_submit():
-        abort(400)
-    try:
-        period = admin.add_period(current_user, year=form.year.data, fill_type=form.fill_type.data,
-                                  name=form.name.data)
-    except ValidationFailed as failed:
-        db.session.rollback()
-        apply_errors(form, failed.errors)
-        return _periods_page(form), 422
-    db.session.commit()
-    return _answer(f"已开设填报期“{period.name}”，填报单位现在可以选择", url_for("reference_data.periods"),
-                   lambda: _periods_page(PeriodForm(formdata=None)))
-
-
-@bp.post("/periods/<int:period_id>/open")
-@requires(admin.may_edit_reference)
-def set_period_open(period_id):
-    period = load_or_404(ReportingPeriod, period_id)
-    admin.set_period_open(current_user, period, _flag("open"))
-    db.session.commit()
-    row = next(row for row in admin.periods_with_totals() if row[0].id == period.id)
-    return _answer(f"“{period.name}”已{'开放' if period.open else '关闭'}", url_for("reference_data.periods"),
-                   lambda: fragment("reference_data/_period_row.html", "row", row=row))
+    """The reporting periods moved to the records area (portal/records/periods.py); the old
+    address, still the menu's way into 基础数据, sends there with the year a link asks for."""
+    return redirect(url_for("periods.index", year=request.args.get("year")), code=301)
 
 
 def _lists_page(forms):
@@ -93,6 +59,12 @@ def _entry_forms():
 @requires(admin.may_edit_reference)
 def lists():
     return _lists_page(_entry_forms())
+
+
+@bp.get("/lists/export")
+@requires(admin.may_edit_reference)
+def lists_export():
+    return export_or_queue("reference.lists", exports.lists_export(current_user, request.args), request.args)
 
 
 @bp.post("/lists/<kind>")
@@ -111,8 +83,8 @@ def add_entry(kind):
         apply_errors(form, failed.errors)
         return _lists_page(forms), 422
     db.session.commit()
-    return _answer(f"已添加{admin.DICTIONARY_KINDS[kind]}“{entry.name}”", url_for("reference_data.lists"),
-                   lambda: _lists_page(_entry_forms()))
+    return answer_change(f"已添加{admin.DICTIONARY_KINDS[kind]}“{entry.name}”", url_for("reference_data.lists"),
+                         lambda: _lists_page(_entry_forms()))
 
 
 @bp.post("/lists/entries/<int:entry_id>/active")
@@ -121,23 +93,21 @@ def set_entry_active(entry_id):
     entry = load_or_404(DictionaryEntry, entry_id)
     back_to = url_for("reference_data.lists")
     try:
-        admin.set_entry_active(current_user, entry, _flag("active"))
+        admin.set_entry_active(current_user, entry, posted_flag("active"))
     except ValidationFailed as failed:
         db.session.rollback()
         entry = load_or_404(DictionaryEntry, entry_id)
-        return _answer(failed.errors["entry"], back_to,
-                       lambda: fragment("reference_data/_entry_row.html", "row", entry=entry), "warning")
+        return answer_change(failed.errors["entry"], back_to,
+                             lambda: fragment("reference_data/_entry_row.html", "row", entry=entry), "warning")
     db.session.commit()
-    return _answer(f"“{entry.name}”已{'启用' if entry.active else '停用'}", back_to,
-                   lambda: fragment("reference_data/_entry_row.html", "row", entry=entry))
+    return answer_change(f"“{entry.name}”已{'启用' if entry.active else '停用'}", back_to,
+                         lambda: fragment("reference_data/_entry_row.html", "row", entry=entry))
 
 
 def _county_table(province):
-    provinces = admin.provinces()
-    if province not in {p.code for p in provinces}:
-        province = ""
-    return render_page("reference_data/counties.html", "county_table", provinces=provinces, province=province,
-                       counties=admin.counties_of(province or None))
+    province, _ = exports.known_province(province)
+    return render_page("reference_data/counties.html", "county_table", provinces=admin.provinces(),
+                       province=province, counties=admin.counties_of(province or None))
 
 
 @bp.get("/counties")
@@ -146,16 +116,22 @@ def counties():
     return _county_table(request.args.get("province", ""))
 
 
+@bp.get("/counties/export")
+@requires(admin.may_edit_reference)
+def counties_export():
+    return export_or_queue("reference.counties", exports.counties_export(current_user, request.args), request.args)
+
+
 @bp.post("/counties/<code>/key")
 @requires(admin.may_edit_reference)
 def set_key_county(code):
     county = load_or_404(Region, code)
     try:
-        admin.set_key_county(current_user, county, _flag("key"))
+        admin.set_key_county(current_user, county, posted_flag("key"))
     except ValidationFailed:
         abort(404)  # only counties are listed; anything else is a forged request
     db.session.commit()
     # The table of the province filter the page shows, with its counts, comes back.
     province = request.form.get("province", "")
-    return _answer(f"{county.name}已{'标记为' if county.key_county else '取消'}国家乡村振兴重点帮扶县",
-                   url_for("reference_data.counties", province=province or None), lambda: _county_table(province))
+    return answer_change(f"{county.name}已{'标记为' if county.key_county else '取消'}国家乡村振兴重点帮扶县",
+                         url_for("reference_data.counties", province=province or None), lambda: _county_table(province))

@@ -1,12 +1,16 @@
-"""Excel export of record lists: Chinese headers, number formats."""
+"""Excel export of record lists (Chinese headers, number formats), and the queries the lists
+share with their files, so that a file holds exactly what its list shows."""
 from sqlalchemy import func, select
+from sqlalchemy.orm import selectinload
 
 from portal.clock import format_datetime, to_china, utcnow
 from portal.excel import xlsx_download, xlsx_workbook_download
 from portal.extensions import db
 from portal.jobs.exports import Export, exporter
-from portal.records import queries, rules
+from portal.params import Reader
+from portal.records import periods, queries, rules
 from portal.records.models import PurchaseRecord, ReviewEvent
+from portal.records.states import STATUS_LABELS
 
 TEXT, MONEY, QUANTITY = "@", "#,##0.00", "#,##0.###"
 COLUMNS = [("序号", 6, None), ("记录编号", 10, None), ("填写单位", 28, None), ("渠道", 12, None),
@@ -54,6 +58,55 @@ def review_export(account, args):
             yield _values(index, record)
 
     return Export(title, [(title, COLUMNS, rows())], _count(query))
+
+
+def own_filters(args):
+    """The filters of a filer's own list: a status (anything else is all of them) and words of
+    the product name."""
+    status = args.get("status", "")
+    return {"status": status if status in STATUS_LABELS else "", "q": Reader(args).text("q", max_length=60)}
+
+
+def own_query(account, filters):
+    """The records of the account's own unit (我的购销记录), whoever of the unit filed them,
+    under own_filters: the list pages through it, its export writes all of it."""
+    query = select(PurchaseRecord).where(PurchaseRecord.unit_id == account.unit_id).options(
+        selectinload(PurchaseRecord.unit), selectinload(PurchaseRecord.period), selectinload(PurchaseRecord.category),
+        selectinload(PurchaseRecord.measure_unit), selectinload(PurchaseRecord.origin_province),
+        selectinload(PurchaseRecord.origin_city), selectinload(PurchaseRecord.origin_county))
+    if filters["status"]:
+        query = query.where(PurchaseRecord.status == filters["status"])
+    if filters["q"]:
+        query = query.where(PurchaseRecord.product_name.contains(filters["q"], autoescape=True))
+    return query
+
+
+@exporter("records.own", may=rules.may_file)
+def own_export(account, args):
+    """A filer's own list under its filters, newest first, as the page lists it."""
+    query = own_query(account, own_filters(args))
+    title = "我的购销记录"
+
+    def rows():  # read only when written: a queued export's request reads no record
+        records = db.session.scalars(query.order_by(PurchaseRecord.id.desc()).execution_options(yield_per=500))
+        for index, record in enumerate(records, start=1):
+            yield _values(index, record)
+
+    return Export(title, [(title, COLUMNS, rows())], _count(query))
+
+
+PERIOD_COLUMNS = [("名称", 28, None), ("年度", 8, "0"), ("类型", 22, None), ("状态", 10, None),
+                  ("审核通过记录数", 14, "#,##0"), ("审核通过金额（元）", 20, MONEY)]
+
+
+@exporter("records.periods", may=periods.may_manage_periods)
+def periods_export(account, args):
+    """Every reporting period, newest first, with its approved totals, as the page lists them."""
+    title = "填报期"
+    listed = periods.periods_with_totals()
+    rows = ([period.name, period.year, period.fill_type_label, "开放" if period.open else "已关闭", count, amount]
+            for period, count, amount in listed)
+    return Export(title, [(title, PERIOD_COLUMNS, rows)], len(listed))
 
 
 TOTAL_COLUMNS = [("项目", 44, None), ("记录数", 10, "#,##0"), ("金额（元）", 20, MONEY)]

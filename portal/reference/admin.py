@@ -1,26 +1,21 @@
-"""What the province office keeps up to date in the reference data: reporting periods
-(填报类型, DESIGN §3: configurable, not hard-wired), the category and measure-unit lists, and
-which assisted counties are 国家乡村振兴重点帮扶县. Each change is checked here and writes an
-audit row; the caller commits.
+"""What the province office keeps up to date in the reference data: the category and
+measure-unit lists, and which assisted counties are 国家乡村振兴重点帮扶县. Each change is
+checked here and writes an audit row; the caller commits. (The reporting periods, which the
+same administrator keeps, belong to the purchase records: portal/records/periods.py.)
 
-Nothing is deleted: records keep the period, category and unit they were filed with, so a
-period is closed and a list entry retired instead, and either can be reopened."""
+Nothing is deleted: records keep the category and unit they were filed with, so a list entry
+is retired instead, and can be brought back."""
 from sqlalchemy import func, select
 from sqlalchemy.orm import joinedload
 
 from portal import audit
 from portal.accounts.kinds import UnitKind
-from portal.clock import to_china, utcnow
 from portal.errors import PermissionDenied, ValidationFailed
 from portal.extensions import db
-from portal.params import BadValue, parse_int
-from portal.records.models import RecordTotal, ReportingPeriod
-from portal.records.states import FILL_TYPES
 from portal.reference.models import DictionaryEntry, Region
 
 DICTIONARY_KINDS = {"category": "品类", "measure_unit": "单位"}
-FIRST_YEAR = 2016          # the east-west pairing of this programme began in 2016
-NAME_MAX = {"period": 40, "entry": 20}
+NAME_MAX = 20
 
 
 def may_edit_reference(account):
@@ -30,78 +25,6 @@ def may_edit_reference(account):
 def _check_editor(actor):
     if not may_edit_reference(actor):
         raise PermissionDenied("只有省东西部协作办公室管理员可以维护基础数据")
-
-
-def current_china_year(now=None):
-    return to_china(now or utcnow()).year
-
-
-# -- reporting periods --------------------------------------------------------------------
-
-def suggested_period_name(year, fill_type):
-    return f"{year}年{FILL_TYPES[fill_type]}"
-
-
-def add_period(actor, *, year, fill_type, name="", now=None):
-    """Open a new reporting period; its name defaults to 2027年购销信息登记."""
-    _check_editor(actor)
-    errors = {}
-    latest = current_china_year(now) + 1
-    try:
-        year = parse_int(year, maximum=9999)
-    except BadValue:
-        year = None
-    if year is None:
-        errors["year"] = "请填写年度，如 2027"
-    elif not FIRST_YEAR <= year <= latest:
-        errors["year"] = f"年度应在 {FIRST_YEAR} 至 {latest} 之间"
-    if fill_type not in FILL_TYPES:
-        errors["fill_type"] = "请选择填报类型"
-    name = (name or "").strip()
-    if not name and not errors:
-        name = suggested_period_name(year, fill_type)
-    if len(name) > NAME_MAX["period"]:
-        errors["name"] = f"名称不能超过{NAME_MAX['period']}个字"
-    elif name and db.session.scalar(select(ReportingPeriod.id).where(ReportingPeriod.name == name)):
-        errors["name"] = f"已有名为“{name}”的填报期"
-    if errors:
-        raise ValidationFailed(errors)
-    period = ReportingPeriod(name=name, fill_type=fill_type, year=year, open=True)
-    db.session.add(period)
-    db.session.flush()
-    audit.record("period_added", actor=actor, object_ref=f"period:{period.id}", detail={"name": name})
-    return period
-
-
-def set_period_open(actor, period, is_open):
-    """Close a period (no record can be saved or submitted in it any more: a draft filed under
-    it is saved again under an open one) or reopen it."""
-    _check_editor(actor)
-    if period.open != is_open:
-        period.open = is_open
-        audit.record("period_opened" if is_open else "period_closed", actor=actor,
-                     object_ref=f"period:{period.id}", detail={"name": period.name})
-    return period
-
-
-def periods_with_totals():
-    """Every period, newest first, with its approved record count and amount (from the totals
-    the workflow keeps, so that the page does not count a million records)."""
-    totals = dict((period_id, (count, amount)) for period_id, count, amount in db.session.execute(
-        select(RecordTotal.period_id, func.sum(RecordTotal.record_count), func.sum(RecordTotal.amount))
-        .group_by(RecordTotal.period_id)))
-    periods = db.session.scalars(select(ReportingPeriod).order_by(ReportingPeriod.year.desc(),
-                                                                  ReportingPeriod.id.desc())).all()
-    return [(period, *totals.get(period.id, (0, 0))) for period in periods]
-
-
-def missing_current_period(now=None):
-    """The year whose 购销信息登记 period is not open yet, or None: after New Year the
-    province has to open one before anyone can file this year's records."""
-    year = current_china_year(now)
-    open_now = db.session.scalar(select(ReportingPeriod.id).where(
-        ReportingPeriod.year == year, ReportingPeriod.fill_type == "current", ReportingPeriod.open.is_(True)))
-    return None if open_now else year
 
 
 # -- category and measure-unit lists -------------------------------------------------------
@@ -114,8 +37,8 @@ def add_entry(actor, *, kind, name):
     name = (name or "").strip()
     if not name:
         raise ValidationFailed({"name": f"请填写{label}名称"})
-    if len(name) > NAME_MAX["entry"]:
-        raise ValidationFailed({"name": f"{label}名称不能超过{NAME_MAX['entry']}个字"})
+    if len(name) > NAME_MAX:
+        raise ValidationFailed({"name": f"{label}名称不能超过{NAME_MAX}个字"})
     existing = db.session.scalar(select(DictionaryEntry).where(DictionaryEntry.kind == kind,
                                                                DictionaryEntry.name == name))
     if existing is not None:

@@ -4,24 +4,19 @@ the row that records its SHA-256, size, stage and the figures it printed. A shee
 new file and a new row. A random verification code printed on the sheet (and in its QR
 code) leads to /verify/<code>, which shows that sheet's record.
 
-WeasyPrint takes about a second to import (it loads Pango through cffi) and cn2an a third
-of one, so they are imported on the first sheet of a process, or ahead of time by warm_up(),
-not with the app; one FontConfiguration serves the whole process.
+WeasyPrint (drawn through portal/pdf.py, which the printed purchase record shares) takes about
+a second to import and cn2an a third of one, so they are imported on the first sheet of a
+process, or ahead of time by warm_up(), not with the app.
 """
-import atexit
-import gc
 import hashlib
 import json
 import secrets
-import threading
-from contextlib import contextmanager
 from decimal import ROUND_HALF_UP, Decimal
-from pathlib import Path
 
 from flask import current_app
 from sqlalchemy import select
 
-from portal import storage
+from portal import pdf, storage
 from portal.accounts.models import mask_phone
 from portal.clock import format_date_long, format_money, to_china, utcnow
 from portal.extensions import db
@@ -33,9 +28,6 @@ FEN = Decimal("0.01")
 CODE_ALPHABET = "ABCDEFGHJKMNPQRSTUVWXYZ23456789"
 CODE_LENGTH = 12
 TEMPLATE = "reservations/sheet_pdf.html"
-#: Noto Sans CJK SC cut down to GB 2312 (scripts/subset_sheet_font.py): WeasyPrint subsets the
-#: font of every PDF, and from this small file that is a few ms instead of ~50 ms
-SHEET_FONT = Path(__file__).with_name("fonts") / "NotoSansCJKsc-Sheet.otf"
 
 #: every figure a sheet prints, in the order the verification page lists them
 PRINTED_LABELS = {
@@ -77,36 +69,14 @@ PRINTED_LABELS = {
     "verify_url": "核验网址",
     "generated_at": "生成时间",
 }
-_weasy = None
-_weasy_lock = threading.Lock()
-#: one sheet at a time per process: the FontConfiguration is shared, and so is the collector
-_render_lock = threading.Lock()
 
 
 def warm_up():
-    """Import WeasyPrint, cn2an and segno and make the process's FontConfiguration (a worker
-    may call this at start, so that its first sheet does not pay the imports).
-    Returns (HTML, FontConfiguration)."""
-    global _weasy
-    if _weasy is None:
-        with _weasy_lock:
-            if _weasy is None:
-                import cn2an  # noqa: F401
-                import segno  # noqa: F401
-                from weasyprint import HTML
-                from weasyprint.text.fonts import FontConfiguration
-                _weasy = (HTML, FontConfiguration())
-                atexit.register(_release_fonts)
-    return _weasy
-
-
-def _release_fonts():
-    """Free the font configuration while Pango and fontconfig are still loaded: left to the
-    interpreter's last garbage collection, its g_object_unref runs into an unloaded library and
-    the process ends with a segmentation fault (exit 139) after all its work is done."""
-    global _weasy
-    _weasy = None
-    gc.collect()
+    """Import WeasyPrint (with the process's FontConfiguration), cn2an and segno: a worker calls
+    this at start, so that its first sheet does not pay the imports. Returns (HTML, FontConfiguration)."""
+    import cn2an  # noqa: F401
+    import segno  # noqa: F401
+    return pdf.warm_up()
 
 
 # -- figures as printed -------------------------------------------------------------------
@@ -238,29 +208,11 @@ def _new_code():
             return code
 
 
-@contextmanager
-def _one_collection_after():
-    """Hold the garbage collector during a render and collect the young generations once after.
-    A render allocates a few hundred thousand short-lived, cyclic objects; left alone, the
-    collector runs dozens of times in the middle of it, full passes over the whole process
-    included, which nearly doubled the slowest sheets (p95 285 ms against p50 150 ms)."""
-    was_enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if was_enabled:
-            gc.enable()
-        gc.collect(1)
-
-
 def render_pdf(printed, *, verify_link):
-    HTML, font_config = warm_up()
     template = current_app.jinja_env.get_template(TEMPLATE)
     html = template.render(p=printed, code_display=display_code(printed["verification_code"]),
-                           verify_link=verify_link, qr=qr_data_uri(verify_link), font_url=SHEET_FONT.as_uri())
-    with _render_lock, _one_collection_after():
-        return HTML(string=html).write_pdf(font_config=font_config)
+                           verify_link=verify_link, qr=qr_data_uri(verify_link), font_url=pdf.font_url())
+    return pdf.write_pdf(html)
 
 
 def sheet_values(reservation, stage, base_url, now=None):
