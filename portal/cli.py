@@ -70,6 +70,7 @@ def create_admin(role, phone, name):
 def demo(if_empty):
     """Load a believable demo province and print every demo account."""
     from portal.demo import DEMO_ADMIN_PHONE, build_demo, build_demo_records, build_demo_reservations
+    from portal.oversight.demo import build_demo_oversight
 
     if if_empty and db.session.scalar(select(Account.id).limit(1)) is not None:
         click.echo("数据库已有账号，跳过演示数据。")
@@ -78,6 +79,7 @@ def demo(if_empty):
         build_demo()
         build_demo_records(current_app.instance_path)
         build_demo_reservations(current_app.instance_path, current_app.config["PUBLIC_BASE_URL"])
+        build_demo_oversight()
         db.session.commit()
     click.echo(f"{'手机号':<13}{'角色':<8}单位")
     for account in db.session.scalars(select(Account).order_by(Account.id)):

@@ -133,18 +133,20 @@ def build_demo_records(instance_path):
     names = {(e.kind, e.name): e.id for e in db.session.scalars(select(DictionaryEntry))}
     account = {a.phone: a for a in db.session.scalars(select(Account))}
     root = vouchers.voucher_root(instance_path)
-    records = []
-    for index, (phone, product, category, measure, quantity, amount, region) in enumerate(DEMO_RECORDS):
+
+    def file(index, phone, product, category, measure, quantity, amount, region, now=None):
         filer = account[phone]
         record = record_service.create_draft(filer, {
             "period_id": str(period.id), "direct_from_origin": "1" if index % 3 else "0",
             "origin_province_code": region[0], "origin_city_code": region[1], "origin_county_code": region[2],
             "category_id": str(names[("category", category)]), "measure_unit_id": str(names[("measure_unit", measure)]),
             "product_name": product, "quantity": quantity, "amount": amount})
-        vouchers.add_voucher(filer, record, io.BytesIO(_png(48, 32, (230, 200 - index * 9, 150))),
+        vouchers.add_voucher(filer, record, io.BytesIO(_png(48, 32, (230, 200 - index % 12 * 9, 150))),
                              f"{product}发票.png", "invoice", root=root, max_bytes=10 * 1024 * 1024)
-        workflow.submit(filer, record, amount_threshold=Decimal("500000"))
-        records.append(record)
+        workflow.submit(filer, record, amount_threshold=Decimal("500000"), now=now)
+        return record
+
+    records = [file(index, *entry) for index, entry in enumerate(DEMO_RECORDS)]
 
     def reviewer(phone):
         return account[phone]
@@ -163,6 +165,27 @@ def build_demo_records(instance_path):
     record = by_product["香菇"]
     workflow.return_for_changes(reviewer("13800001002"), record, expected_version=record.version,
                                 reason="发票金额与填报金额不一致，请核对后重新提交")
+
+    # Earlier months of the year: two records a month through both levels, for the dashboard's trend.
+    today = to_china(utcnow()).date()
+    for month in range(1, today.month):
+        for offset in range(2):
+            index = (month * 2 + offset) % len(DEMO_RECORDS)
+            when = china_day_start(today.replace(month=month, day=10 + offset * 8)) + timedelta(hours=3)
+            record = file(index, *DEMO_RECORDS[index], now=when)
+            for level in range(2):
+                if record.status == "approved":
+                    break
+                approver = (db.session.scalar(select(Account).where(Account.unit_id == record.first_reviewer_id))
+                            if record.status == "filed" else _city_reviewer(account, record))
+                workflow.approve(approver, record, expected_version=record.version, now=when + timedelta(days=2))
+
+
+def _city_reviewer(account, record):
+    """The office that approves a record at the second level: its city's, or the province's."""
+    office_kind = UnitKind.PROVINCE_OFFICE if record.city_scope == "440000" else UnitKind.CITY_OFFICE
+    return next(a for a in account.values() if a.unit.kind == office_kind and a.is_admin
+                and (office_kind == UnitKind.PROVINCE_OFFICE or a.unit.city_code == record.city_scope))
 
 
 #: last year's and this year's figures of the demo budget units: phone, canteen total, ratio, union total

@@ -23,7 +23,7 @@
       yAxis: { type: "value" },
       series: spec.series.map(function (s) {
         return { type: spec.kind === "line" ? "line" : "bar", name: s.name, data: s.values,
-          stack: stacked ? "total" : undefined, smooth: false };
+          stack: stacked ? "total" : undefined, barMaxWidth: 48 };
       })
     };
   }

@@ -22,7 +22,7 @@ WIDTHS = pytest.mark.parametrize("width", [1280, 390], ids=["desktop", "phone"])
 
 
 def open_menu(page, width):
-    if width < 992:
+    if width < 1200:
         page.get_by_role("button", name="展开导航").click()
 
 

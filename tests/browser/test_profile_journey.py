@@ -19,8 +19,8 @@ UNION_NAME, UNION_MOBILE, UNION_MASKED = "陈工会", "13800001234", "138****123
 
 
 def open_menu(page):
-    """A phone's screen folds the header (below Bootstrap's lg, 992 px): unfold it first."""
-    if page.viewport_size["width"] >= 992:
+    """A phone's screen folds the header (below Bootstrap's xl, 1200 px): unfold it first."""
+    if page.viewport_size["width"] >= 1200:
         return
     menu = page.get_by_role("button", name="展开导航")
     menu.click()

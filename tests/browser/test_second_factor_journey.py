@@ -24,9 +24,9 @@ def sms_step(page, outbox, phone):
 
 def log_out(page):
     menu = page.get_by_role("button", name="展开导航")
-    # A phone's screen folds the menu (below Bootstrap's lg, 992 px). Decided by the width, not by
+    # A phone's screen folds the menu (below Bootstrap's xl, 1200 px). Decided by the width, not by
     # the button's visibility: before the stylesheet applies, the button shows on any screen.
-    if page.viewport_size["width"] < 992:
+    if page.viewport_size["width"] < 1200:
         menu.click()
         expect(menu).to_have_attribute("aria-expanded", "true")
         # Bootstrap gives the menu `show` once its unfolding ends; a click during it can miss.
