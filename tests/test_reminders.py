@@ -133,3 +133,21 @@ def test_a_malformed_year_or_day_is_a_400(as_role, units):
     data = {"csrf_token": csrf_token(finance, "/oversight/reminders/"), "kind": "unfiled", "year": "20x4",
             "day": "2024-10-01"}
     assert finance.post("/oversight/reminders/preview", data=data).status_code == 400
+
+
+def test_a_department_heads_reminder_is_kept_and_counts_against_the_cap(app, as_role, tree, outbox):
+    from portal.reservations.policy import ensure_policy
+
+    with app.app_context():
+        ensure_policy(2024)
+        db.session.commit()
+    head = as_role("superior_budget")
+    for attempt in range(DAILY_CAP + 1):
+        answer = head.post("/reservations/remind", data={"csrf_token": csrf_token(head, "/reservations/confirmations")})
+        assert answer.status_code == 302
+    page = head.get("/reservations/confirmations").get_data(as_text=True)
+    assert "1个单位今日已达提醒上限或没有账号，未发送" in page
+    with app.app_context():
+        kept = db.session.scalars(db.select(Reminder).where(Reminder.unit_id == tree.budget_unit.unit_id)).all()
+        assert len(kept) == DAILY_CAP and all(r.sender_unit_id == tree.superior_budget.unit_id for r in kept)
+    assert outbox.received(tree.budget_unit.phone, "【省教育厅】请于02月20日前登录门户填报本单位2024年度预留份额")

@@ -294,9 +294,11 @@ def remind():
     year = queries.current_year()
     if year is None:
         return redirect(url_for("reservations.confirmations"))
-    count = workflow.remind_unfiled(current_user, year, _policy(year))
+    targets = workflow.remind_unfiled(current_user, year, _policy(year))
     db.session.commit()
-    flash(f"已向{count}个未填报单位发送提醒短信" if count else "所有下属单位均已填报，无需提醒", "success")
+    sent = [t for t in targets if t.skipped is None]
+    capped = f"；{len(targets) - len(sent)}个单位今日已达提醒上限或没有账号，未发送" if len(sent) < len(targets) else ""
+    flash(f"已向{len(sent)}个未填报单位发送提醒短信{capped}" if targets else "所有下属单位均已填报，无需提醒", "success")
     return redirect(url_for("reservations.confirmations"))
 
 

@@ -14,7 +14,7 @@ import json
 
 from sqlalchemy import select
 
-from portal import audit, concurrency
+from portal import audit, concurrency, reminders
 from portal.accounts.models import Account
 from portal.clock import format_datetime, utcnow
 from portal.errors import PermissionDenied, ValidationFailed
@@ -288,19 +288,18 @@ def finance_return(actor, reservation, *, expected_version, reason, now=None):
 
 
 def remind_unfiled(actor, year, policy):
-    """Send a reminder SMS to the accounts of the department's units that have not filed."""
+    """Remind the department's units that have not filed, through portal/reminders.py (kept, and
+    capped per unit per day across every sender). Returns the targets, each sent or skipped."""
     head = actor.unit
     if not scope.is_budget_unit(actor):
         raise PermissionDenied()
-    reminded = 0
+    targets = []
     for unit in scope.department_units(head):
         form = db.session.scalar(select(Reservation).where(Reservation.unit_id == unit.id, Reservation.year == year))
         if unit.id == head.id or not unit.active or (form is not None and form.status != DRAFT):
             continue
-        for phone in db.session.scalars(select(Account.phone).where(Account.unit_id == unit.id,
-                                                                     Account.active.is_(True))):
-            notify(phone, f"请于{policy.last_filing_day:%m月%d日}前登录门户填报本单位"
-                          f"{year}年度预留份额。（{head.name}提醒）", "reservation_reminder")
-        reminded += 1
-    audit.record("reservation_remind", actor=actor, detail={"year": year, "units": reminded})
-    return reminded
+        targets.append(reminders.Target(unit, "unfiled", f"【{head.name}】请于{policy.last_filing_day:%m月%d日}前登录门户"
+                                                         f"填报本单位{year}年度预留份额。", year))
+    reminders.send(actor, targets)
+    audit.record("reservation_remind", actor=actor, detail={"year": year, "units": len(targets)})
+    return targets
