@@ -78,3 +78,8 @@ ROWS.update({
     "dashboard.index": ("GET", lambda t: "/dashboard?year=2024", reminder_senders),
     "reports.records": ("GET", lambda t: "/reports/records?month=2024-03&channel=market", totals_readers),
 })
+
+ROWS.update({
+    "reminders.export": ("GET", lambda t: "/oversight/reminders/export", reminder_senders),
+    "oversight.imports_export": ("GET", lambda t: "/oversight/imports/export", overseers()),
+})

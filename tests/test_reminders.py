@@ -151,3 +151,28 @@ def test_a_department_heads_reminder_is_kept_and_counts_against_the_cap(app, as_
         kept = db.session.scalars(db.select(Reminder).where(Reminder.unit_id == tree.budget_unit.unit_id)).all()
         assert len(kept) == DAILY_CAP and all(r.sender_unit_id == tree.superior_budget.unit_id for r in kept)
     assert outbox.received(tree.budget_unit.phone, "【省教育厅】请于02月20日前登录门户填报本单位2024年度预留份额")
+
+
+def test_the_reminders_sent_and_the_imports_go_to_excel_within_scope(app, as_role, units, tree):
+    import io
+
+    from openpyxl import load_workbook
+
+    from tests.authz_area_oversight import prepare
+
+    finance = as_role("province_finance")
+    fields = {"csrf_token": csrf_token(finance, "/oversight/reminders/"), "kind": "unfiled", "threshold": "",
+              "year": "2024", "day": "2024-10-01"}
+    finance.post("/oversight/reminders/send", data=fields)
+    sheet = load_workbook(io.BytesIO(finance.get("/oversight/reminders/export").data)).active
+    [row] = list(sheet.iter_rows(min_row=2, values_only=True))
+    assert row[3] == "省实验中学" and row[4] == "未填报预留份额" and row[2] == "137****0101"
+    assert list(load_workbook(io.BytesIO(as_role("gz_finance").get("/oversight/reminders/export").data)).active
+                .iter_rows(min_row=2, values_only=True)) == []
+
+    with app.app_context():
+        prepare(app, tree)  # Guangzhou's import
+        db.session.commit()
+    for role, expected in (("province_finance", 1), ("gz_finance", 1), ("county_finance", 0)):
+        book = load_workbook(io.BytesIO(as_role(role).get("/oversight/imports/export").data))
+        assert len(list(book.active.iter_rows(min_row=2))) == expected, role

@@ -8,11 +8,11 @@ from flask_login import current_user
 from sqlalchemy import select
 
 from portal import reminders, staged_uploads
-from portal.blueprints.common import apply_errors, render_page, requires, year_arg
+from portal.blueprints.common import apply_errors, export_or_queue, render_page, requires, year_arg
 from portal.errors import PermissionDenied, ValidationFailed
 from portal.extensions import db
 from portal.forms.oversight import ConfirmImportForm, FulfilmentUploadForm
-from portal.oversight import completion, fulfilment_import
+from portal.oversight import completion, exports, fulfilment_import
 from portal.oversight.models import FulfilmentImport, FulfilmentLine
 from portal.oversight.scope import OrgMap, is_overseer
 from portal.oversight.workbook_template import template_workbook
@@ -113,15 +113,10 @@ def unit(unit_id):
 
 # --- the 832 statistics imports ------------------------------------------------------------------
 
-def _visible_imports(org):
-    mine = org.finance_subtree(current_user.unit_id)
-    return db.session.scalars(select(FulfilmentImport).where(FulfilmentImport.finance_id.in_(mine))
-                              .order_by(FulfilmentImport.as_of.desc(), FulfilmentImport.id.desc()).limit(200)).all()
-
-
 def _imports_page(form, status=200, **extra):
     org = OrgMap()
-    return render_page("oversight/imports.html", "content", form=form, imports=_visible_imports(org),
+    imports = db.session.scalars(exports.visible_imports_query(current_user).limit(200)).all()
+    return render_page("oversight/imports.html", "content", form=form, imports=imports,
                        names={n.id: n.name for n in org.nodes.values()}, **extra), status
 
 
@@ -138,6 +133,12 @@ def _upload_form():
 @requires(fulfilment_import.may_import)
 def imports():
     return _imports_page(_upload_form())
+
+
+@bp.get("/imports/export")
+@requires(fulfilment_import.may_import)
+def imports_export():
+    return export_or_queue("oversight.imports", exports.imports_export(current_user, request.args), request.args)
 
 
 @bp.get("/imports/template")

@@ -1,14 +1,12 @@
 """Reminders (催报/催办) from finance departments and the province and city offices: choose whom,
 see who will receive what, send, and the record of every reminder the unit sent."""
-from flask import Blueprint, abort
+from flask import Blueprint, abort, request
 from flask_login import current_user
-from sqlalchemy import select
-
 from portal import reminders
-from portal.blueprints.common import render_page, requires, with_toast
+from portal.blueprints.common import export_or_queue, render_page, requires, with_toast
 from portal.extensions import db
 from portal.forms.oversight import ReminderForm
-from portal.oversight import reminding
+from portal.oversight import exports, reminding
 from portal.params import BadValue, parse_date, parse_year
 from portal.reservations.policy import china_today
 from portal.reservations.queries import current_year
@@ -38,9 +36,7 @@ def _year_and_day(form):
 
 
 def _sent():
-    return db.session.scalars(select(reminders.Reminder).where(
-        reminders.Reminder.sender_unit_id == current_user.unit_id)
-        .order_by(reminders.Reminder.id.desc()).limit(200)).all()
+    return db.session.scalars(exports.reminders_sent_query(current_user).limit(200)).all()
 
 
 def _page(form, status=200, **extra):
@@ -82,3 +78,9 @@ def send():
     response, _ = _page(form, just_sent=len(kept))
     return with_toast(response, f"已向{len(kept)}个单位发送提醒短信")
 
+
+
+@bp.get("/export")
+@requires(reminding.may_remind)
+def export():
+    return export_or_queue("oversight.reminders", exports.reminders_export(current_user, request.args), request.args)
