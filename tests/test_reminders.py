@@ -176,3 +176,20 @@ def test_the_reminders_sent_and_the_imports_go_to_excel_within_scope(app, as_rol
     for role, expected in (("province_finance", 1), ("gz_finance", 1), ("county_finance", 0)):
         book = load_workbook(io.BytesIO(as_role(role).get("/oversight/imports/export").data))
         assert len(list(book.active.iter_rows(min_row=2))) == expected, role
+
+
+def test_a_monitoring_unit_sees_its_reminders_and_so_does_its_office(app, as_role, tree, outbox):
+    from portal.records.periods import ensure_year_periods
+
+    with app.app_context():
+        ensure_year_periods(date.today().year)
+        db.session.commit()
+    office = as_role("gz_office")
+    fields = {"csrf_token": csrf_token(office, "/oversight/reminders/"), "kind": "no_record", "threshold": "",
+              "year": "2024", "day": "2024-10-01"}
+    assert office.post("/oversight/reminders/send", data=fields).status_code == 200
+    assert outbox.received(tree.gz_market.phone, "【广州协作办】请登录门户报送")
+    own = as_role("gz_market").get("/profile").get_data(as_text=True)
+    assert "本单位收到的提醒" in own and "本期未报送购销记录" in own
+    managed = office.get(f"/accounts/units/{tree.gz_market.unit_id}").get_data(as_text=True)
+    assert "本期未报送购销记录" in managed

@@ -3,6 +3,7 @@ from flask import Blueprint, abort, flash, redirect, request, url_for
 from flask_login import current_user
 from sqlalchemy import func, select
 
+from portal import reminders
 from portal.accounts import exports, rules, service
 from portal.accounts.kinds import UnitKind
 from portal.accounts.models import Account, Unit
@@ -105,7 +106,8 @@ def unit(unit_id):
         select(Unit.kind, func.count(Unit.id)).where(Unit.parent_id == unit.id).group_by(Unit.kind)
     ).all())
     return render_page("accounts/unit.html", "account_rows", unit=unit, form=ContactForm(),
-                       child_counts={UnitKind(k): n for k, n in counts.items()})
+                       child_counts={UnitKind(k): n for k, n in counts.items()},
+                       received_reminders=reminders.received(unit.id))
 
 
 @bp.get("/units/<int:unit_id>/export")

@@ -3,6 +3,7 @@ it changes here at any time outside the yearly form (seed 001)."""
 from flask import Blueprint, abort, flash, redirect, request, session, url_for
 from flask_login import current_user
 
+from portal import reminders
 from portal.accounts.lifecycle import previous_login_text
 from portal.accounts.rules import does_business
 from portal.blueprints.common import apply_errors, render_page, requires, with_toast
@@ -28,7 +29,7 @@ def _page(block, status=200, **extra):
 @bp.get("")
 @requires(does_business)
 def index():
-    return _page("content")
+    return _page("content", received_reminders=reminders.received(current_user.unit_id))
 
 
 @bp.get("/contacts")
