@@ -160,6 +160,8 @@ def run(args):
         add_records(small, rng, ctx)
     city_client, token = logged_in_client(app, CITY_REVIEWER)
     queue_small = timed(lambda: _get(city_client, "/reviews/"), args.repeat)
+    province_client, _ = logged_in_client(app, PROVINCE_READER)
+    dashboard_small = timed(lambda: _get(province_client, "/dashboard"), args.repeat)
     with app.app_context():
         add_records(args.records - small, rng, ctx)
         result["build_seconds"] = round(time.perf_counter() - started, 1)
@@ -180,8 +182,8 @@ def run(args):
         assert response.status_code == 200, response.get_data(as_text=True)[:300]
 
     approve = timed(approve_one, args.repeat, warmup=0)
-    province_client, _ = logged_in_client(app, PROVINCE_READER)
     totals = timed(lambda: _get(province_client, "/reports/"), args.repeat)
+    dashboard = timed(lambda: _get(province_client, "/dashboard"), args.repeat)
     with app.app_context():
         summary_rows = db.session.scalar(select(func.count()).select_from(RecordTotal))
 
@@ -195,6 +197,9 @@ def run(args):
         "province_totals_p95_ms": summary(totals)["p95"],
         "queue_10k_p95_ms": summary(queue_small)["p95"],
         "queue_p95_ratio_1m_vs_10k": round(summary(first)["p95"] / summary(queue_small)["p95"], 2),
+        "dashboard_10k_p95_ms": summary(dashboard_small)["p95"],
+        "dashboard_p95_ms": summary(dashboard)["p95"],
+        "dashboard_p95_ratio_1m_vs_10k": round(summary(dashboard)["p95"] / summary(dashboard_small)["p95"], 2),
         "peak_rss_mb": peak_rss_mb(),
     })
     return result
