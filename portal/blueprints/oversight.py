@@ -8,6 +8,7 @@ from flask_login import current_user
 from sqlalchemy import select
 
 from portal import reminders, staged_uploads
+from portal.accounts.kinds import UnitKind
 from portal.blueprints.common import apply_errors, export_or_queue, render_page, requires, year_arg
 from portal.errors import PermissionDenied, ValidationFailed
 from portal.extensions import db
@@ -40,7 +41,7 @@ def _day_arg():
 
 def _finance_in_scope(org, finance_id):
     node = org.nodes.get(finance_id)
-    if node is None or node.kind != "finance" or finance_id not in org.finance_subtree(current_user.unit_id):
+    if node is None or node.kind != UnitKind.FINANCE or finance_id not in org.finance_subtree(current_user.unit_id):
         abort(404)
     return node
 

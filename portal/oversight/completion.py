@@ -31,8 +31,20 @@ def ratio(part, whole):
     return (Decimal(part) * 100 / Decimal(whole)).quantize(Decimal("0.01"))
 
 
+class Completion:
+    """bought ÷ reserved, canteen and union apart, of whatever holds the four amounts."""
+
+    @property
+    def canteen_completion(self):
+        return ratio(self.bought_canteen, self.reserved_canteen)
+
+    @property
+    def union_completion(self):
+        return ratio(self.bought_union, self.reserved_union)
+
+
 @dataclass
-class UnitFigures:
+class UnitFigures(Completion):
     node: object
     status: str | None = None
     superior_id: int | None = None
@@ -45,17 +57,9 @@ class UnitFigures:
     used_account: bool = False
     overdue: str | None = None
 
-    @property
-    def canteen_completion(self):
-        return ratio(self.bought_canteen, self.reserved_canteen)
-
-    @property
-    def union_completion(self):
-        return ratio(self.bought_union, self.reserved_union)
-
 
 @dataclass
-class Totals:
+class Totals(Completion):
     """Figures summed over a group of units."""
 
     key: object = None
@@ -86,14 +90,6 @@ class Totals:
         self.bought_canteen += figures.bought_canteen
         self.bought_union += figures.bought_union
         self.members.append(figures)
-
-    @property
-    def canteen_completion(self):
-        return ratio(self.bought_canteen, self.reserved_canteen)
-
-    @property
-    def union_completion(self):
-        return ratio(self.bought_union, self.reserved_union)
 
 
 def purchases_on(year, day, unit_ids=None):
