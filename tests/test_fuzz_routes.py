@@ -45,8 +45,9 @@ ROLES = [
 ]
 ROLES_PER_ROUTE = 3
 #: routes whose names no role fuzzes: logout answers only with the login page, and the annotated
-#: file of a failed import exists only after one (both read nothing but the session)
-NOT_REACHED = ["auth.logout", "budget_units.error_file"]
+#: file of a failed import exists only after one (read by the session or by a token the failed
+#: upload made; any other value is a 404)
+NOT_REACHED = ["auth.logout", "budget_units.error_file", "oversight.error_file"]
 #: changes that take away what later routes and roles need (the school, the merchant, the session)
 DESTRUCTIVE = ("budget_units.close", "budget_units.merge", "accounts.disable_account", "security.disable_account",
                "auth.logout")
