@@ -30,8 +30,9 @@ from portal.extensions import db
 KIND = "staged"
 #: how long a staged upload waits for its commit
 TTL = timedelta(minutes=30)
-#: the largest file kept (the budget-unit import's own bound)
-MAX_BYTES = 5 * 1024 * 1024
+#: the largest file kept: an import's file (the budget-unit import takes up to 5 MiB) or the
+#: person's own file given back with an 错误原因 column, which is a little larger
+MAX_BYTES = 8 * 1024 * 1024
 #: a file in the store with no row (its request died before the commit) goes after this long
 ORPHAN_AGE = timedelta(days=1)
 FILENAME_MAX = 200

@@ -1,18 +1,21 @@
 """Staged uploads (portal/staged_uploads.py): a file kept between the preview and the commit, read
 back only by the account that uploaded it, for the purpose it was staged for, before it expires;
-consumed once; purged by `flask purge-expired`; served by any app server sharing FILES_DIR."""
+consumed once; purged by `flask purge-expired`; served by any app server sharing FILES_DIR; its
+migration goes up and down."""
 import os
 import time
 from datetime import timedelta
 
 import pytest
-from sqlalchemy import func, select
+from flask_migrate import downgrade, upgrade
+from sqlalchemy import func, inspect, select
 
-from portal import staged_uploads
+from portal import create_app, staged_uploads
 from portal.accounts.models import Account
 from portal.clock import utcnow
 from portal.extensions import db
 from portal.staged_uploads import StagedUpload, StagedUploadMissing
+from tests.test_migration_0010 import scratch_url  # noqa: F401  (fixture)
 
 PURPOSE = "budget_units"
 DATA = b"PK\x03\x04 a workbook"
@@ -179,3 +182,17 @@ def test_another_app_server_sharing_files_dir_reads_it(app_factory, app, tree, t
         staged_uploads.consume(account(tree), PURPOSE, token)
         db.session.commit()
     assert not any(path.is_file() for path in (shared / "staged").rglob("*"))
+
+
+def test_the_migration_adds_the_table_and_takes_it_away(scratch_url, tmp_path):
+    app = create_app({"SQLALCHEMY_DATABASE_URI": scratch_url, "PORTAL_INSTANCE": str(tmp_path / "instance")})
+    directory = app.extensions["migrate"].directory
+    with app.app_context():
+        upgrade(directory=directory, revision="0012s_staged_uploads")
+        columns = {column["name"] for column in inspect(db.engine).get_columns("staged_upload")}
+        assert columns == {"id", "token_hash", "account_id", "purpose", "filename", "stored_name", "size",
+                           "created_at", "expires_at"}
+        downgrade(directory=directory, revision="0011")
+        assert "staged_upload" not in inspect(db.engine).get_table_names()
+        db.session.remove()
+        db.engine.dispose()

@@ -1,5 +1,7 @@
 """Budget units imported from Excel by a finance department: every row checked first, all or
-nothing, the person's own file back with an 错误原因 column, numbers-as-cells, who may import."""
+nothing, the person's own file back with an 错误原因 column, numbers-as-cells, who may import.
+Over HTTP an upload is previewed first and imported on 确认导入 (tests/test_budget_unit_import_preview.py
+tries the preview and the commit themselves)."""
 import io
 import re
 
@@ -11,7 +13,7 @@ from portal.accounts.models import Account, Unit
 from portal.audit import AuditEvent
 from portal.errors import PermissionDenied, ValidationFailed
 from portal.extensions import db
-from portal.reservations import unit_import
+from portal.reservations import unit_import, unit_import_files
 from tests.conftest import csrf_token
 from tests.factories import credit_code
 
@@ -56,10 +58,32 @@ def account_of(phone):
     return db.session.scalar(select(Account).where(Account.with_phone(phone)))
 
 
-def post_file(client, content, filename="预算单位.xlsx"):
+def upload_file(client, content, filename="预算单位.xlsx", headers=None):
+    """The upload: its preview, or the file's errors."""
     token = csrf_token(client, "/budget-units/")
     return client.post("/budget-units/import", data={"csrf_token": token, "file": (io.BytesIO(content), filename)},
-                       content_type="multipart/form-data")
+                       content_type="multipart/form-data", headers=headers or {})
+
+
+def preview_form(page):
+    """(confirm URL, cancel URL, plan) of a preview page."""
+    confirm = re.search(r'action="(/budget-units/import/[A-Za-z0-9_-]{43}/confirm)"', page).group(1)
+    cancel = re.search(r'action="(/budget-units/import/[A-Za-z0-9_-]{43}/cancel)"', page).group(1)
+    plan = re.search(r'name="plan" value="([0-9a-f]{32})"', page).group(1)
+    return confirm, cancel, plan
+
+
+def confirm(client, page):
+    url, _, plan = preview_form(page)
+    return client.post(url, data={"csrf_token": csrf_token(client, "/budget-units/"), "plan": plan})
+
+
+def post_file(client, content, filename="预算单位.xlsx"):
+    """Upload, and 确认导入 when the preview offers it: the import as a person does it."""
+    response = upload_file(client, content, filename)
+    if response.status_code != 200:
+        return response
+    return confirm(client, response.get_data(as_text=True))
 
 
 def logged_in_client(app, login, phone):
@@ -197,7 +221,7 @@ def test_only_finance_admins_import(ctx, tree, role):
 def test_the_error_workbook_is_the_own_file_with_an_error_column(ctx):
     original = xlsx([[1, "甲单位", "x", "", '="张"&"三"', "13912340001"], [2, "乙单位", code(2), "", "李四", "13912340002"],
                      [3, "丙单位", code(3), "", "", "1"]])
-    annotated = load_workbook(io.BytesIO(unit_import.error_workbook(
+    annotated = load_workbook(io.BytesIO(unit_import_files.error_workbook(
         original, {2: ["统一社会信用代码不正确"], 4: ["请填写联系人姓名", "手机号码格式不正确"]})))
     sheet = annotated.worksheets[0]
     assert sheet.title == "单位"
@@ -211,7 +235,7 @@ def test_the_error_workbook_is_the_own_file_with_an_error_column(ctx):
     # Sent back corrected, the file's own 错误原因 column is reused and cleared, never doubled.
     buffer = io.BytesIO()
     annotated.save(buffer)
-    again = load_workbook(io.BytesIO(unit_import.error_workbook(buffer.getvalue(), {3: ["单位名称与第2行重复"]})))
+    again = load_workbook(io.BytesIO(unit_import_files.error_workbook(buffer.getvalue(), {3: ["单位名称与第2行重复"]})))
     sheet = again.worksheets[0]
     assert [c.value for c in sheet[1]] == HEADER + ["错误原因"]
     assert [sheet.cell(row=r, column=7).value for r in (2, 3, 4)] == [None, "单位名称与第2行重复", None]
@@ -221,12 +245,12 @@ def test_the_error_workbook_is_the_own_file_with_an_error_column(ctx):
 def test_the_annotated_file_keeps_the_template_sheets_widths_and_text_columns(ctx):
     """The file given back is a copy of the cells (see portal/spreadsheet): it still looks like
     the template, with its second sheet, frozen header, widths and text-formatted columns."""
-    template = load_workbook(io.BytesIO(unit_import.template_workbook()))
+    template = load_workbook(io.BytesIO(unit_import_files.template_workbook()))
     for column, value in enumerate([1, "省测试单位", "x", None, "张三", "13912340001"], start=1):
         template.active.cell(row=3, column=column, value=value)  # below the example row
     buffer = io.BytesIO()
     template.save(buffer)
-    annotated = load_workbook(io.BytesIO(unit_import.error_workbook(buffer.getvalue(), {3: ["统一社会信用代码不正确"]})))
+    annotated = load_workbook(io.BytesIO(unit_import_files.error_workbook(buffer.getvalue(), {3: ["统一社会信用代码不正确"]})))
     assert annotated.sheetnames == ["预算单位导入", "填写说明"]
     sheet = annotated["预算单位导入"]
     assert sheet.freeze_panes == "A2"
@@ -239,7 +263,7 @@ def test_the_annotated_file_keeps_the_template_sheets_widths_and_text_columns(ct
 
 
 def test_the_template_is_ready_to_fill(ctx, tree):
-    content = unit_import.template_workbook()
+    content = unit_import_files.template_workbook()
     workbook = load_workbook(io.BytesIO(content))
     sheet = workbook.worksheets[0]
     assert [c.value for c in sheet[1]] == HEADER

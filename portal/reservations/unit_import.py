@@ -1,23 +1,25 @@
 """Budget units imported from an Excel sheet by their finance department.
 
 Every row is checked before anything is written: one wrong row and nothing is opened, and
-the person gets their own file back with an 错误原因 column (DESIGN section 4). A good file
-opens every unit through `accounts.service.open_unit`, so each unit gets its admin account
-and its audit row exactly as when it is opened by hand. Nothing here reads the request.
+the person gets their own file back with an 错误原因 column (DESIGN section 4). A good file is
+first previewed (preview_budget_units: what each row will become, nothing written), then
+imported (import_budget_units), which checks every row again against the units as they are
+then, and opens every unit through `accounts.service.open_unit`, so each unit gets its admin
+account and its audit row exactly as when it is opened by hand. Nothing here reads the request.
 """
-import io
+import hashlib
+import json
+from collections import Counter
 from dataclasses import dataclass, field
 from datetime import date, datetime
 
-from openpyxl import Workbook
-from openpyxl.styles import Font, PatternFill
-from openpyxl.utils import get_column_letter
+from openpyxl.styles import PatternFill
 from sqlalchemy import select
 
 from portal import audit, spreadsheet
 from portal.accounts import rules, service
 from portal.accounts.kinds import AccountRole, UnitKind
-from portal.accounts.models import Unit
+from portal.accounts.models import Unit, mask_phone
 from portal.accounts.validators import normalize_credit_code, normalize_mobile
 from portal.errors import PermissionDenied, ValidationFailed
 from portal.extensions import db
@@ -57,13 +59,51 @@ class ImportRow:
     credit_code_rounded: bool = False
 
 
+#: what the import does with a good row, as its preview says it (in the order of the counts)
+PLAN_LABELS = {
+    "new_head": "新开通·主管预算单位",
+    "new_direct": "新开通·直属本财政部门",
+    "under_existing": "新开通·隶属已开通单位",
+    "under_file": "新开通·隶属本文件中的单位",
+}
+
+
+@dataclass
+class PlannedRow:
+    """A good row and what the import will make of it: every row opens a new unit with its
+    admin account; what differs is where the unit stands in the tree."""
+    row: ImportRow
+    #: a key of PLAN_LABELS
+    kind: str
+    #: the unit's superior: an existing Unit, an ImportRow of this file, or None (under finance)
+    superior: object = None
+
+    @property
+    def label(self):
+        return PLAN_LABELS[self.kind]
+
+    @property
+    def masked_phone(self):
+        return mask_phone(normalize_mobile(self.row.phone))
+
+    @property
+    def superior_key(self):
+        if isinstance(self.superior, ImportRow):
+            return f"row:{self.superior.number}"
+        return f"unit:{self.superior.id}" if self.superior is not None else ""
+
+
 @dataclass
 class ImportResult:
     rows: list = field(default_factory=list)
     #: Excel row number -> the Chinese messages of that row
     errors: dict = field(default_factory=dict)
-    #: the units opened, in file order (empty when any row is wrong)
+    #: what each row will become, in file order (empty when any row is wrong)
+    plan: list = field(default_factory=list)
+    #: the units opened, in file order (empty when any row is wrong, and in a preview)
     opened: list = field(default_factory=list)
+    #: the units changed since the plan the person confirmed: nothing was opened
+    plan_changed: bool = False
 
     @property
     def ok(self):
@@ -72,6 +112,17 @@ class ImportResult:
     def wrong_rows(self):
         """(row, messages) for each wrong row, in file order."""
         return [(row, self.errors[row.number]) for row in self.rows if row.number in self.errors]
+
+    def counts(self):
+        """(label, rows) for each kind of change the plan holds, in PLAN_LABELS order."""
+        counted = Counter(planned.kind for planned in self.plan)
+        return [(label, counted[kind]) for kind, label in PLAN_LABELS.items() if counted[kind]]
+
+    @property
+    def fingerprint(self):
+        """What the plan does, as 32 hex digits: a commit goes ahead only on the plan previewed."""
+        facts = [[p.row.number, p.kind, p.superior_key] for p in self.plan]
+        return hashlib.sha256(json.dumps(facts).encode()).hexdigest()[:32]
 
 
 def may_import(account):
@@ -96,7 +147,7 @@ def _text(value):
     return str(value).strip()
 
 
-def _header_key(value):
+def header_key(value):
     """单位名称, ' 单位名称* ' and 单位名称（必填） all name the same column."""
     text = _text(value).replace(" ", "").replace("\u3000", "").replace("*", "").replace("＊", "")
     for bracket in ("（", "("):
@@ -104,10 +155,10 @@ def _header_key(value):
     return text
 
 
-def _find_header(rows):
+def find_header(rows):
     """(index in `rows`, {key: column index}) of the first row naming 单位名称, or (None, {})."""
     for index, values in enumerate(rows[:HEADER_SEARCH_ROWS]):
-        keys = [_header_key(v) for v in values]
+        keys = [header_key(v) for v in values]
         if "单位名称" in keys:
             columns = {}
             for position, key in enumerate(keys):
@@ -119,7 +170,7 @@ def _find_header(rows):
     return None, {}
 
 
-def _sheet_values(workbook_bytes, limits, formulas=False):
+def sheet_values(workbook_bytes, limits, formulas=False):
     """The first sheet's rows, read within `limits` (portal.spreadsheet: no bomb gets through)."""
     if not workbook_bytes:
         raise ValidationFailed({"file": "请选择要导入的Excel文件"})
@@ -133,8 +184,8 @@ def _sheet_values(workbook_bytes, limits, formulas=False):
 
 def read_rows(workbook_bytes, limits=spreadsheet.Limits()):
     """The data rows of the first sheet as ImportRow, blank rows and the example row left out."""
-    values = _sheet_values(workbook_bytes, limits)
-    header_index, columns = _find_header(values)
+    values = sheet_values(workbook_bytes, limits)
+    header_index, columns = find_header(values)
     if header_index is None:
         raise ValidationFailed({"file": "第一个工作表中找不到表头“单位名称”，请使用导入模板"})
     missing = [header for header, key in COLUMNS.items() if key not in columns]
@@ -259,26 +310,57 @@ def check_rows(finance, rows):
     return errors, superiors
 
 
-# --- importing ----------------------------------------------------------------------------------
+def plan_rows(rows, superiors):
+    """What each good row will become (check_rows gave its superior)."""
+    with_subordinates = {s.number for s in superiors.values() if isinstance(s, ImportRow)}
+    plan = []
+    for row in rows:
+        superior = superiors[row.number]
+        if isinstance(superior, ImportRow):
+            kind = "under_file"
+        elif superior is not None:
+            kind = "under_existing"
+        else:
+            kind = "new_head" if row.number in with_subordinates else "new_direct"
+        plan.append(PlannedRow(row, kind, superior))
+    return plan
 
-def import_budget_units(actor, workbook_bytes, limits=spreadsheet.Limits()):
-    """Check every row of the sheet, then open every unit or none.
 
-    A file that cannot be read raises ValidationFailed({"file": ...}). Wrong rows come back in
-    `ImportResult.errors` with nothing added to the session. The caller commits a good result.
+def preview_budget_units(actor, workbook_bytes, limits=spreadsheet.Limits()):
+    """What importing the sheet would do, row by row; writes nothing.
+
+    A file that cannot be read raises ValidationFailed({"file": ...}); wrong rows come back in
+    `ImportResult.errors`, or else what each row will become in `ImportResult.plan`.
     """
     if not may_import(actor):
         audit.record("units_imported", actor=actor, result="denied")
         raise PermissionDenied("只有财政部门管理员可以导入预算单位")
-    finance = actor.unit
     result = ImportResult(rows=read_rows(workbook_bytes, limits))
-    result.errors, superiors = check_rows(finance, result.rows)
+    result.errors, superiors = check_rows(actor.unit, result.rows)
+    if not result.errors:
+        result.plan = plan_rows(result.rows, superiors)
+    return result
+
+
+# --- importing ----------------------------------------------------------------------------------
+
+def import_budget_units(actor, workbook_bytes, limits=spreadsheet.Limits(), expected_plan=None):
+    """Check every row of the sheet again, then open every unit or none.
+
+    A file that cannot be read raises ValidationFailed({"file": ...}). Wrong rows come back in
+    `ImportResult.errors` with nothing added to the session; so does a plan that is no longer
+    the `expected_plan` fingerprint the person previewed (`plan_changed`, nothing opened). The
+    caller commits a good result.
+    """
+    result = preview_budget_units(actor, workbook_bytes, limits)
     if result.errors:
+        return result
+    if expected_plan is not None and expected_plan != result.fingerprint:
+        result.plan_changed = True
         return result
 
     opened_by_row = {}
-    for row in result.rows:
-        superior = superiors[row.number]
+    for row, superior in ((planned.row, planned.superior) for planned in result.plan):
         if superior is None:
             opener = actor
         elif isinstance(superior, ImportRow):
@@ -303,82 +385,6 @@ def import_budget_units(actor, workbook_bytes, limits=spreadsheet.Limits()):
         opened_by_row[row.number] = unit
         result.opened.append(unit)
     db.session.flush()
-    audit.record("units_imported", actor=actor, object_ref=f"unit:{finance.id}",
+    audit.record("units_imported", actor=actor, object_ref=f"unit:{actor.unit_id}",
                  detail={"count": len(result.opened), "units": [u.id for u in result.opened]})
     return result
-
-
-# --- files --------------------------------------------------------------------------------------
-
-def error_workbook(original_bytes, errors_by_row, limits=spreadsheet.Limits()):
-    """The person's own file with an 错误原因 column: each wrong row's messages and a light red fill.
-
-    A file sent back with an 错误原因 column already (a corrected error file) reuses it.
-    """
-    # formulas as typed, so that the new column lands right of every cell, computed or not
-    values = _sheet_values(original_bytes, limits, formulas=True)
-    header_index, _ = _find_header(values)
-    header_row = (header_index or 0) + 1
-    header = values[header_row - 1] if len(values) >= header_row else ()
-    existing = next((i for i, v in enumerate(header, start=1) if _header_key(v) == ERROR_HEADER), None)
-    try:
-        return spreadsheet.annotated_copy(
-            original_bytes, header_row=header_row, column=existing or max(map(len, values), default=0) + 1,
-            header=ERROR_HEADER, notes={n: "；".join(m) for n, m in errors_by_row.items()}, fill=ERROR_FILL,
-            clear_fill=existing is not None, limits=limits)
-    except spreadsheet.WorkbookRefused as refused:
-        raise ValidationFailed({"file": refused.message}) from None
-
-
-TEMPLATE_COLUMNS = [
-    (SERIAL, 8, None),
-    ("单位名称", 36, None),
-    ("统一社会信用代码", 24, "@"),
-    ("上级预算单位", 30, None),
-    ("联系人", 14, None),
-    ("手机号码", 16, "@"),
-]
-TEMPLATE_EXAMPLE = [EXAMPLE_MARK, "广东省某某厅（示例行，导入时不读取）", "11440000MB2C92431Q", "",
-                    "张三", "13800138000"]
-TEMPLATE_NOTES = [
-    "填写说明",
-    "1. 每行一个预算单位；表头请勿修改，列的顺序可以调整，“序号”列可不填。",
-    "2. 单位名称、统一社会信用代码、联系人、手机号码必填；联系人的手机号码即该单位管理员的登录账号。",
-    "3. 上级预算单位（主管预算单位）选填：不填则直接隶属本财政部门；填写时须与本财政部门下已开通的预算单位名称完全一致，"
-    "或与本文件中排在前面的单位名称完全一致。",
-    "4. 一个手机号只能对应一个单位账号；统一社会信用代码为18位，请保持文本格式。",
-    "5. 序号为“示例”的行不会导入，可以删除。",
-    "6. 有任何一行有误时，所有单位都不会导入；系统会返回标注了“错误原因”的原文件，修改后重新上传即可。",
-]
-#: rows below the header pre-set to text for the code and phone columns
-TEMPLATE_TEXT_ROWS = 500
-
-
-def template_workbook():
-    """The import template: 序号 and the five columns, bold frozen header, codes and phones as text."""
-    workbook = Workbook()
-    sheet = workbook.active
-    sheet.title = "预算单位导入"
-    for index, (header, width, number_format) in enumerate(TEMPLATE_COLUMNS, start=1):
-        letter = get_column_letter(index)
-        cell = sheet.cell(row=1, column=index, value=header)
-        cell.font = Font(bold=True)
-        sheet.column_dimensions[letter].width = width
-        if number_format:
-            sheet.column_dimensions[letter].number_format = number_format
-            for row in range(2, TEMPLATE_TEXT_ROWS + 2):
-                sheet.cell(row=row, column=index).number_format = number_format
-    for index, value in enumerate(TEMPLATE_EXAMPLE, start=1):
-        sheet.cell(row=2, column=index, value=value if value != "" else None)
-    sheet.freeze_panes = "A2"
-    sheet.auto_filter.ref = f"A1:{get_column_letter(len(TEMPLATE_COLUMNS))}1"
-
-    notes = workbook.create_sheet("填写说明")
-    notes.column_dimensions["A"].width = 110
-    for index, line in enumerate(TEMPLATE_NOTES, start=1):
-        cell = notes.cell(row=index, column=1, value=line)
-        if index == 1:
-            cell.font = Font(bold=True)
-    buffer = io.BytesIO()
-    workbook.save(buffer)
-    return buffer.getvalue()
