@@ -18,6 +18,7 @@ from openpyxl import load_workbook
 from sqlalchemy import func, select
 
 from portal import spreadsheet
+from portal.spreadsheet import tables
 from portal.accounts.models import Unit
 from portal.extensions import db
 from portal.reservations import unit_import
@@ -334,7 +335,7 @@ def test_whatever_is_broken_inside_a_real_workbook_is_a_message_never_an_excepti
             content = content[:at] + junk + (b"" if cut else content[at + len(junk):])
         damaged[name] = content
     for attempt in (spreadsheet.read_rows, lambda data: spreadsheet.annotated_copy(
-            data, header_row=1, column=7, header="错误原因", notes={2: "x"}, fill=unit_import.ERROR_FILL)):
+            data, header_row=1, column=7, header="错误原因", notes={2: "x"}, fill=tables.ERROR_FILL)):
         try:
             assert attempt(package(bare=True, **damaged)) is not None
         except spreadsheet.WorkbookRefused as refusal:

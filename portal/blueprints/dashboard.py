@@ -48,7 +48,8 @@ def index():
     charts = {name: _records_chart("bar", figures[name]) for name in ("by_city", "by_province", "key_counties")}
     charts["months"] = _records_chart("line", figures["months"])
     charts["by_channel"] = _records_chart("pie", figures["by_channel"])
-    city_name = db.session.scalar(select(GuangdongCity.name).where(GuangdongCity.code == city_scope)) if city_scope else None
+    city_name = (db.session.scalar(select(GuangdongCity.name).where(GuangdongCity.code == city_scope))
+                 if city_scope else None)
     return render_page("dashboard/monitoring.html", "content", year=year, figures=figures, charts=charts,
                        waiting=dashboard.waiting(city_scope), city_name=city_name)
 

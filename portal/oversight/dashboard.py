@@ -109,13 +109,15 @@ def waiting(city_scope=None, now=None):
     def days(since):
         return (today - to_china(since).date()).days if since else None
 
-    counters = dict(db.session.execute(select(QueueCounter.key, QueueCounter.count).where(QueueCounter.count > 0)).all())
+    counters = dict(db.session.execute(select(QueueCounter.key, QueueCounter.count)
+                                       .where(QueueCounter.count > 0)).all())
     rows = []
     reviewers = {int(key.split(":")[1]): count for key, count in counters.items() if key.startswith("first:")}
     if reviewers:
         units = db.session.scalars(select(Unit).where(Unit.id.in_(list(reviewers)))).all()
         for unit in sorted(units, key=lambda u: u.id):
-            if city_scope and unit.city_code != city_scope and not (city_scope == PROVINCE_SCOPE and unit.city_code is None):
+            unit_scope = unit.city_code or PROVINCE_SCOPE
+            if city_scope and unit_scope != city_scope:
                 continue
             since = _oldest((PurchaseRecord.first_reviewer_id == unit.id, PurchaseRecord.status == "filed"),
                             PurchaseRecord.submitted_at)
@@ -161,5 +163,6 @@ def reserved_share(finance_id, year, today):
         "months": months,
         "by_city": by_city,
         "finance_by_city": finance_by_city,
-        "departments": sorted(departments, key=lambda t: (t.canteen_completion is None, t.canteen_completion or 0))[:15],
+        "departments": sorted(departments,
+                              key=lambda t: (t.canteen_completion is None, t.canteen_completion or 0))[:15],
     }

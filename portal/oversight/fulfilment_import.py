@@ -12,10 +12,10 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from decimal import Decimal, InvalidOperation
 
-from openpyxl.styles import PatternFill
 from sqlalchemy import func, select
 
 from portal import audit, spreadsheet
+from portal.spreadsheet import tables
 from portal.accounts.kinds import UnitKind
 from portal.accounts.models import Unit
 from portal.accounts.validators import normalize_credit_code
@@ -34,15 +34,12 @@ COLUMNS = {
 }
 REQUIRED = {"name": "单位名称", "credit_code": "统一社会信用代码", "canteen": "食堂食材采购金额",
             "union": "工会采购金额"}
-ERROR_HEADER = "错误原因"
-HEADER_SEARCH_ROWS = 10
 #: a province's budget units in one file
 MAX_ROWS = 30_000
 MAX_BYTES = 5 * 1024 * 1024
-LIMITS = spreadsheet.Limits(max_rows=MAX_ROWS + HEADER_SEARCH_ROWS, max_unpacked_mb=60)
+LIMITS = spreadsheet.Limits(max_rows=MAX_ROWS + tables.HEADER_SEARCH_ROWS, max_unpacked_mb=60)
 #: 10^14 元: larger is a typing error, and beyond the columns' precision
 MAX_AMOUNT = Decimal("99999999999999.99")
-ERROR_FILL = PatternFill(fill_type="solid", start_color="FFFFC7CE", end_color="FFFFC7CE")
 
 
 @dataclass
@@ -97,54 +94,18 @@ def may_import(account):
 
 # --- reading ------------------------------------------------------------------------------------
 
-def _text(value):
-    if value is None:
-        return ""
-    if isinstance(value, float) and value.is_integer():
-        return str(int(value))
-    if isinstance(value, datetime | date):
-        return value.isoformat()
-    return str(value).strip()
-
-
-def _header_key(value):
-    text = "".join(_text(value).split()).replace("*", "").replace("＊", "")
-    for bracket in ("（", "("):
-        text = text.split(bracket)[0]
-    return text
-
-
-def _find_header(rows):
-    for index, values in enumerate(rows[:HEADER_SEARCH_ROWS]):
-        keys = [_header_key(v) for v in values]
-        if any(COLUMNS.get(key) == "credit_code" for key in keys):
-            columns = {}
-            for position, key in enumerate(keys):
-                if key in COLUMNS:
-                    columns.setdefault(COLUMNS[key], position)
-            return index, columns
-    return None, {}
-
-
 def _sheet_values(data, formulas=False):
-    if not data:
-        raise ValidationFailed({"file": "请选择要导入的Excel文件"})
-    if len(data) > MAX_BYTES:
-        raise ValidationFailed({"file": f"文件不能超过{MAX_BYTES // 1024 // 1024}MB"})
-    try:
-        return spreadsheet.read_rows(data, LIMITS, formulas=formulas)
-    except spreadsheet.WorkbookRefused as refused:
-        raise ValidationFailed({"file": refused.message}) from None
+    return tables.sheet_values(data, LIMITS, max_bytes=MAX_BYTES, formulas=formulas)
 
 
 def _amount(value, label, messages):
     """A cell as 元 to the fen: blank is 0; text like "1,234.50" is read; anything else is refused."""
-    if value is None or _text(value) == "":
+    if value is None or tables.cell_text(value) == "":
         return Decimal("0.00")
     if isinstance(value, bool):
         messages.append(f"{label}应为金额")
         return None
-    text = _text(value).replace(",", "").replace("，", "").replace("元", "").replace("¥", "").replace("￥", "")
+    text = tables.cell_text(value).replace(",", "").replace("，", "").replace("元", "").replace("¥", "").replace("￥", "")
     try:
         amount = Decimal(str(value) if isinstance(value, int | float) else text)
     except InvalidOperation:
@@ -171,7 +132,7 @@ def _date(value):
         return value.date()
     if isinstance(value, date):
         return value
-    text = _text(value).replace("/", "-").replace(".", "-").replace("年", "-").replace("月", "-").rstrip("日")
+    text = tables.cell_text(value).replace("/", "-").replace(".", "-").replace("年", "-").replace("月", "-").rstrip("日")
     try:
         return date.fromisoformat("-".join(part.zfill(2) for part in text.split("-")))
     except ValueError:
@@ -181,7 +142,7 @@ def _date(value):
 def read_lines(data):
     """(lines, their as-of dates by row number) of the first sheet; blank rows left out."""
     values = _sheet_values(data)
-    header_index, columns = _find_header(values)
+    header_index, columns = tables.find_header(values, COLUMNS, "credit_code")
     if header_index is None:
         raise ValidationFailed({"file": "第一个工作表中找不到表头“统一社会信用代码”，请使用832平台的统计导出或本页的模板"})
     missing = [label for key, label in REQUIRED.items() if key not in columns]
@@ -195,11 +156,11 @@ def read_lines(data):
     lines, raw = [], {}
     for number, row in enumerate(values[header_index + 1:], start=header_index + 2):
         cells = {key: cell(row, key) for key in columns}
-        if all(_text(v) == "" for v in cells.values()):
+        if all(tables.cell_text(v) == "" for v in cells.values()):
             continue
         code = cells.get("credit_code")
-        lines.append(PlannedLine(number=number, name=_text(cells.get("name"))[:100],
-                                 credit_code=_text(code).upper()[:40]))
+        lines.append(PlannedLine(number=number, name=tables.cell_text(cells.get("name"))[:100],
+                                 credit_code=tables.cell_text(code).upper()[:40]))
         raw[number] = cells
     if not lines:
         raise ValidationFailed({"file": "文件中没有数据行（表头下面是空的）"})
@@ -231,7 +192,7 @@ def _check_dates(plan, raw, as_of):
     dates = {}
     for line in plan.lines:
         value = raw[line.number].get("as_of")
-        if value is None or _text(value) == "":
+        if value is None or tables.cell_text(value) == "":
             continue
         parsed = _date(value)
         if parsed is None:
@@ -343,15 +304,5 @@ def commit_import(actor, plan, *, filename, data):
 
 def error_workbook(data, errors_by_row):
     """The person's own file with an 错误原因 column beside each wrong row."""
-    values = _sheet_values(data, formulas=True)
-    header_index, _ = _find_header(values)
-    header_row = (header_index or 0) + 1
-    header = values[header_row - 1] if len(values) >= header_row else ()
-    existing = next((i for i, v in enumerate(header, start=1) if _header_key(v) == ERROR_HEADER), None)
-    try:
-        return spreadsheet.annotated_copy(
-            data, header_row=header_row, column=existing or max(map(len, values), default=0) + 1,
-            header=ERROR_HEADER, notes={n: "；".join(m) for n, m in errors_by_row.items()}, fill=ERROR_FILL,
-            clear_fill=existing is not None, limits=LIMITS)
-    except spreadsheet.WorkbookRefused as refused:
-        raise ValidationFailed({"file": refused.message}) from None
+    return tables.error_workbook(data, errors_by_row, columns=COLUMNS, marker="credit_code", limits=LIMITS,
+                                 max_bytes=MAX_BYTES)

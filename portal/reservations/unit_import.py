@@ -11,12 +11,11 @@ import hashlib
 import json
 from collections import Counter
 from dataclasses import dataclass, field
-from datetime import date, datetime
 
-from openpyxl.styles import PatternFill
 from sqlalchemy import select
 
 from portal import audit, spreadsheet
+from portal.spreadsheet import tables
 from portal.accounts import rules, service
 from portal.accounts.kinds import AccountRole, UnitKind
 from portal.accounts.models import Unit, mask_phone
@@ -34,15 +33,12 @@ COLUMNS = {
     "手机号码": "phone",
 }
 SERIAL = "序号"
-ERROR_HEADER = "错误原因"
+#: what the header row is read with: the columns, and 序号 (for the example row)
+HEADERS = {**COLUMNS, SERIAL: "serial"}
 #: the 序号 of the template's example row, which an import skips
 EXAMPLE_MARK = "示例"
-#: rows looked at for the header, for sheets with a title line above it
-HEADER_SEARCH_ROWS = 10
 MAX_ROWS = 2000
 MAX_BYTES = 5 * 1024 * 1024
-#: light red, as Excel's own "bad" cell style
-ERROR_FILL = PatternFill(fill_type="solid", start_color="FFFFC7CE", end_color="FFFFC7CE")
 XLSX_MIMETYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
 
@@ -132,60 +128,15 @@ def may_import(account):
 
 # --- reading ------------------------------------------------------------------------------------
 
-def _text(value):
-    """A cell as the text a person typed: numbers Excel made of codes and phones come back whole."""
-    if value is None:
-        return ""
-    if isinstance(value, bool):
-        return str(value)
-    if isinstance(value, int):
-        return str(value)
-    if isinstance(value, float):
-        return str(int(value)) if value.is_integer() else repr(value)
-    if isinstance(value, datetime | date):
-        return value.isoformat()
-    return str(value).strip()
-
-
-def header_key(value):
-    """单位名称, ' 单位名称* ' and 单位名称（必填） all name the same column."""
-    text = _text(value).replace(" ", "").replace("\u3000", "").replace("*", "").replace("＊", "")
-    for bracket in ("（", "("):
-        text = text.split(bracket)[0]
-    return text
-
-
-def find_header(rows):
-    """(index in `rows`, {key: column index}) of the first row naming 单位名称, or (None, {})."""
-    for index, values in enumerate(rows[:HEADER_SEARCH_ROWS]):
-        keys = [header_key(v) for v in values]
-        if "单位名称" in keys:
-            columns = {}
-            for position, key in enumerate(keys):
-                if key in COLUMNS and COLUMNS[key] not in columns:
-                    columns[COLUMNS[key]] = position
-                elif key == SERIAL:
-                    columns.setdefault("serial", position)
-            return index, columns
-    return None, {}
-
-
 def sheet_values(workbook_bytes, limits, formulas=False):
     """The first sheet's rows, read within `limits` (portal.spreadsheet: no bomb gets through)."""
-    if not workbook_bytes:
-        raise ValidationFailed({"file": "请选择要导入的Excel文件"})
-    if len(workbook_bytes) > MAX_BYTES:
-        raise ValidationFailed({"file": f"文件不能超过{MAX_BYTES // 1024 // 1024}MB"})
-    try:
-        return spreadsheet.read_rows(workbook_bytes, limits, formulas=formulas)
-    except spreadsheet.WorkbookRefused as refused:
-        raise ValidationFailed({"file": refused.message}) from None
+    return tables.sheet_values(workbook_bytes, limits, max_bytes=MAX_BYTES, formulas=formulas)
 
 
 def read_rows(workbook_bytes, limits=spreadsheet.Limits()):
     """The data rows of the first sheet as ImportRow, blank rows and the example row left out."""
     values = sheet_values(workbook_bytes, limits)
-    header_index, columns = find_header(values)
+    header_index, columns = tables.find_header(values, HEADERS, "name")
     if header_index is None:
         raise ValidationFailed({"file": "第一个工作表中找不到表头“单位名称”，请使用导入模板"})
     missing = [header for header, key in COLUMNS.items() if key not in columns]
@@ -198,19 +149,19 @@ def read_rows(workbook_bytes, limits=spreadsheet.Limits()):
 
     rows = []
     for offset, values_row in enumerate(values[header_index + 1:], start=header_index + 2):
-        if _text(cell(values_row, "serial")) == EXAMPLE_MARK:
+        if tables.cell_text(cell(values_row, "serial")) == EXAMPLE_MARK:
             continue
         raw = {key: cell(values_row, key) for key in COLUMNS.values()}
-        if all(_text(v) == "" for v in raw.values()):
+        if all(tables.cell_text(v) == "" for v in raw.values()):
             continue
         credit = raw["credit_code"]
         rows.append(ImportRow(
             number=offset,
-            name=_text(raw["name"]),
-            credit_code=_text(credit).upper(),
-            superior=_text(raw["superior"]),
-            contact_name=_text(raw["contact_name"]),
-            phone=_text(raw["phone"]),
+            name=tables.cell_text(raw["name"]),
+            credit_code=tables.cell_text(credit).upper(),
+            superior=tables.cell_text(raw["superior"]),
+            contact_name=tables.cell_text(raw["contact_name"]),
+            phone=tables.cell_text(raw["phone"]),
             credit_code_rounded=isinstance(credit, float) and abs(credit) >= 1e15,
         ))
         if len(rows) > MAX_ROWS:

@@ -8,30 +8,14 @@ from openpyxl.styles import Font
 from openpyxl.utils import get_column_letter
 
 from portal import spreadsheet
-from portal.errors import ValidationFailed
-from portal.reservations.unit_import import (
-    ERROR_FILL, ERROR_HEADER, EXAMPLE_MARK, SERIAL, find_header, header_key, sheet_values,
-)
+from portal.reservations.unit_import import EXAMPLE_MARK, HEADERS, MAX_BYTES, SERIAL
+from portal.spreadsheet import tables
 
 
 def error_workbook(original_bytes, errors_by_row, limits=spreadsheet.Limits()):
-    """The person's own file with an 错误原因 column: each wrong row's messages and a light red fill.
-
-    A file sent back with an 错误原因 column already (a corrected error file) reuses it.
-    """
-    # formulas as typed, so that the new column lands right of every cell, computed or not
-    values = sheet_values(original_bytes, limits, formulas=True)
-    header_index, _ = find_header(values)
-    header_row = (header_index or 0) + 1
-    header = values[header_row - 1] if len(values) >= header_row else ()
-    existing = next((i for i, v in enumerate(header, start=1) if header_key(v) == ERROR_HEADER), None)
-    try:
-        return spreadsheet.annotated_copy(
-            original_bytes, header_row=header_row, column=existing or max(map(len, values), default=0) + 1,
-            header=ERROR_HEADER, notes={n: "；".join(m) for n, m in errors_by_row.items()}, fill=ERROR_FILL,
-            clear_fill=existing is not None, limits=limits)
-    except spreadsheet.WorkbookRefused as refused:
-        raise ValidationFailed({"file": refused.message}) from None
+    """The person's own file with an 错误原因 column beside each wrong row."""
+    return tables.error_workbook(original_bytes, errors_by_row, columns=HEADERS, marker="name", limits=limits,
+                                 max_bytes=MAX_BYTES)
 
 
 TEMPLATE_COLUMNS = [
