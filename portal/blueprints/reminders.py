@@ -2,6 +2,7 @@
 see who will receive what, send, and the record of every reminder the unit sent."""
 from flask import Blueprint, abort, request
 from flask_login import current_user
+
 from portal import reminders
 from portal.blueprints.common import export_or_queue, render_page, requires, with_toast
 from portal.extensions import db
