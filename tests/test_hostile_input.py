@@ -39,7 +39,7 @@ def _post(client, url, data):
     ("gz_merchant", "/records/?before=１３８００００１０１２", 400, "请求无效"),
     ("gz_office", "/accounts/?after=2147483648", 400, "请求无效"),
     ("province_finance", "/reservations/finance?year=²⁰²⁴", 400, "请求无效"),
-    ("province", f"/reference-data/periods?year={HUGE}", 400, "请求无效"),
+    ("province", f"/records/periods?year={HUGE}", 400, "请求无效"),
 ])
 def test_malformed_query_and_path_values(as_role, role, url, status, message):
     response = as_role(role).get(url)
