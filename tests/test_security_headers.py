@@ -10,7 +10,8 @@ from portal.config import PROJECT_ROOT
 
 TEMPLATES = PROJECT_ROOT / "portal" / "templates"
 #: rendered by WeasyPrint into a PDF, never by a browser: its styles stay inline
-PDF_TEMPLATES = {"reservations/sheet_pdf.html"}
+#: drawn by WeasyPrint into PDF files, never served as pages: their stylesheet is inline
+PDF_TEMPLATES = {"reservations/sheet_pdf.html", "records/record_pdf.html", "oversight/notice_pdf.html"}
 LONG_SECRET = "s" * 48
 
 
