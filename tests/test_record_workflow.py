@@ -106,9 +106,11 @@ def db_state(record_ids):
 
 
 def live_counters():
-    """The queue counters as a live COUNT over the records and events."""
+    """The queue counters and each filing unit's counts by status (its home page), as a live
+    COUNT over the records and events."""
     counts = Counter()
     for record in db.session.scalars(select(PurchaseRecord)):
+        counts[f"unit:{record.unit_id}:{record.status}"] += 1
         if record.status == "filed":
             counts[f"first:{record.first_reviewer_id}"] += 1
         elif record.status == "submitted":

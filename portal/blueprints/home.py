@@ -9,9 +9,8 @@ from portal.accounts.lifecycle import previous_login_text
 from portal.accounts.models import Account, Unit
 from portal.extensions import db
 from portal.records import rules as record_rules
-from portal.records.models import PurchaseRecord
 from portal.records.periods import missing_current_period
-from portal.records.queries import queue_counts
+from portal.records.queries import queue_counts, status_counts
 from portal.records.states import STATUS_LABELS
 from portal.records.totals import TotalFilters, province_view
 from portal.reference import admin as reference_admin
@@ -75,9 +74,7 @@ def _record_work(account):
     """What the monitoring side shows on the home page: my records by status, my queue, totals."""
     work = {}
     if record_rules.may_file(account):
-        work["mine"] = dict(db.session.execute(
-            select(PurchaseRecord.status, func.count()).where(PurchaseRecord.unit_id == account.unit_id)
-            .group_by(PurchaseRecord.status)).all())
+        work["mine"] = status_counts(account.unit_id)
     if record_rules.is_reviewer(account):
         work["queue"] = queue_counts(account)
     if account.unit.kind == UnitKind.PROVINCE_OFFICE:

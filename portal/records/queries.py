@@ -13,7 +13,7 @@ from portal.extensions import db
 from portal.params import Reader, parse_date, parse_decimal, parse_id
 from portal.records import rules
 from portal.records.models import PurchaseRecord, QueueCounter, ReviewEvent
-from portal.records.states import CHANNEL_LABELS
+from portal.records.states import CHANNEL_LABELS, STATUS_LABELS
 
 
 @dataclass
@@ -104,3 +104,10 @@ def queue_counts(account):
     rows = dict(db.session.execute(select(QueueCounter.key, QueueCounter.count)
                                    .where(QueueCounter.key.in_([k for k in keys.values() if k]))).all())
     return {tab: rows.get(key, 0) for tab, key in keys.items()}
+
+
+def status_counts(unit_id):
+    """A filing unit's records by status (those with any), from the counters kept per transition."""
+    keys = {rules.unit_status_key(unit_id, status): status for status in STATUS_LABELS}
+    rows = db.session.execute(select(QueueCounter.key, QueueCounter.count).where(QueueCounter.key.in_(keys)))
+    return {keys[key]: count for key, count in rows if count}

@@ -107,3 +107,8 @@ def pending_counter_key(account):
         return f"first:{unit.id}"
     scope = office_scope(account)
     return f"city:{scope}" if scope else None
+
+
+def unit_status_key(unit_id, status):
+    """The counter of a filing unit's records in one status, behind its home page."""
+    return f"unit:{unit_id}:{status}"

@@ -7,7 +7,7 @@ from portal.extensions import db
 from portal.records import rules
 from portal.records.entry import FIELDS, parse_fields
 from portal.records.models import PurchaseRecord
-from portal.records.workflow import Conflict, flush_or_conflict
+from portal.records.workflow import Conflict, count_new_draft, flush_or_conflict
 
 
 def create_draft(actor, data):
@@ -22,6 +22,7 @@ def create_draft(actor, data):
                             status="draft", flags="", **values)
     db.session.add(record)
     db.session.flush()
+    count_new_draft(record)
     audit.record("record_created", actor=actor, object_ref=f"record:{record.id}")
     return record
 

@@ -19,7 +19,7 @@ from portal.errors import PermissionDenied, ValidationFailed
 from portal.extensions import db
 from portal.notifications import notify
 from portal.records import rules
-from portal.records.counting import add_to
+from portal.records.counting import add_to, add_to_many
 from portal.records.entry import FIELD_LABELS, missing_for_submit, snapshot
 from portal.records.flags import add_price_sample, compute_flags
 from portal.records.models import QueueCounter, RecordMonthTotal, RecordTotal, ReviewEvent
@@ -44,9 +44,20 @@ class Conflict(Exception):
         self.record = record
 
 
-def _count(key, delta):
-    if key:
-        add_to(QueueCounter, {"key": key}, {"count": delta})
+def _count(*changes):
+    """Add to the queue counters: each change is (key, delta); a None key counts nothing."""
+    add_to_many(QueueCounter, [{"key": key, "count": delta} for key, delta in changes if key],
+                keys=("key",), increments=("count",))
+
+
+def _moved(record, from_status):
+    """The filing unit's status counters as the record leaves `from_status` for its status now."""
+    return ((rules.unit_status_key(record.unit_id, from_status), -1),
+            (rules.unit_status_key(record.unit_id, record.status), 1))
+
+
+def count_new_draft(record):
+    _count((rules.unit_status_key(record.unit_id, record.status), 1))
 
 
 def _queue_key(record, status):
@@ -100,7 +111,7 @@ def submit(actor, record, *, expected_version=None, amount_threshold, now=None):
     changes = _changes_since_return(record) if from_status == RETURNED else None
     _event(actor, record, "submit", from_status, changes=changes, now=now)
     flush_or_conflict(record)
-    _count(_queue_key(record, record.status), 1)
+    _count((_queue_key(record, record.status), 1), *_moved(record, from_status))
     return record
 
 
@@ -131,9 +142,8 @@ def approve(actor, record, *, expected_version, now=None):
     record.updated_at = now
     _event(actor, record, "approve", from_status, now=now)
     flush_or_conflict(record)
-    _count(_queue_key(record, from_status), -1)
-    _count(_queue_key(record, record.status), 1)
-    _count(f"done:{actor.unit_id}", 1)
+    _count((_queue_key(record, from_status), -1), (_queue_key(record, record.status), 1),
+           (f"done:{actor.unit_id}", 1), *_moved(record, from_status))
     if record.status == APPROVED:
         add_to(RecordTotal, {"period_id": record.period_id, "city_scope": record.city_scope,
                              "channel": record.channel, "origin_county_code": record.origin_county_code,
@@ -161,8 +171,7 @@ def return_for_changes(actor, record, *, expected_version, reason, now=None):
     record.updated_at = now
     _event(actor, record, "return", from_status, comment=reason, snapshot_of=snapshot(record), now=now)
     flush_or_conflict(record)
-    _count(_queue_key(record, from_status), -1)
-    _count(f"done:{actor.unit_id}", 1)
+    _count((_queue_key(record, from_status), -1), (f"done:{actor.unit_id}", 1), *_moved(record, from_status))
     who = "市级审核" if level == "city" else actor.unit.name
     for phone in db.session.scalars(select(Account.phone).where(Account.unit_id == record.unit_id,
                                                                  Account.active.is_(True))):
