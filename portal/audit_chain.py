@@ -63,6 +63,10 @@ def anchor_mac(key, anchor):
     return sm3_mac(key, json.dumps(message, separators=(",", ":")).encode("utf-8"))
 
 
+#: where a session keeps the head it read under the lock: (its transaction, (seq, hash))
+HEAD_KEY = "audit_head"
+
+
 def lock_head(connection):
     """Serialise appends, then read the chain's last (position, hash).
 
@@ -81,13 +85,28 @@ def lock_head(connection):
     return (last.seq, last.chain_hash) if last is not None else (0, GENESIS)
 
 
+def _transaction_of(session):
+    return session.get_transaction(), session.get_nested_transaction()
+
+
+def head_of(session):
+    """lock_head for an ORM session, once per transaction (or savepoint): the lock holds until
+    the transaction ends and only this transaction's own appends move the head (stamp keeps it
+    here), so a transition that locked early (concurrency.check_version) does not read it twice."""
+    held = session.info.get(HEAD_KEY)
+    if held is None or held[0] != _transaction_of(session):
+        held = (_transaction_of(session), lock_head(session.connection()))
+        session.info[HEAD_KEY] = held
+    return held[1]
+
+
 @event.listens_for(Session, "before_flush")
 def stamp(session, flush_context, instances):
     """Chain the audit rows of this flush onto the newest row, inside the write transaction."""
     new = [obj for obj in session.new if isinstance(obj, AuditEvent) and obj.chain_hash is None]
     if not new:
         return
-    seq, prev = lock_head(session.connection())
+    seq, prev = head_of(session)
     key = key_bytes()
     for obj in new:
         obj.at = obj.at or utcnow()
@@ -95,6 +114,7 @@ def stamp(session, flush_context, instances):
         seq += 1
         obj.seq = seq
         obj.chain_hash = prev = entry_hash(key, obj, prev)
+    session.info[HEAD_KEY] = (_transaction_of(session), (seq, prev))
 
 
 @dataclass

@@ -2,7 +2,7 @@
 conditional on the version read, and a lost race becomes the workflow's own Conflict."""
 from sqlalchemy.orm.exc import StaleDataError
 
-from portal.audit_chain import lock_head
+from portal.audit_chain import head_of
 from portal.extensions import db
 
 
@@ -10,11 +10,11 @@ def check_version(obj, expected_version, conflict):
     """Refuse an action aimed at a version other than the current one.
 
     Every transition starts here and writes the audit trail, whose appends are serialised by
-    one lock (audit_chain.lock_head). Taking it now, before the transition's first write, gives
+    one lock (audit_chain.head_of). Taking it now, before the transition's first write, gives
     every transaction the same lock order — the trail, then the rows — so that two reviewers
     acting at once wait for each other instead of deadlocking (a lazy load could otherwise
     flush the row's UPDATE before the audit row asked for the lock)."""
-    lock_head(db.session.connection())
+    head_of(db.session())
     # What was read before the lock may be stale by now: a transition that waited for another
     # one compares against the row as it committed, and is told who acted first.
     db.session.refresh(obj)

@@ -52,6 +52,18 @@ def year_arg():
         abort(400)
 
 
+def commit_keeping_loaded():
+    """Commit, keeping what is loaded: the answer is drawn from the rows this transaction just
+    wrote through the ORM, so reloading them (and the account) after the commit would only
+    repeat what the request already holds."""
+    session = db.session()
+    session.expire_on_commit = False
+    try:
+        session.commit()
+    finally:
+        session.expire_on_commit = True
+
+
 def render_page(template, block, **context):
     """The whole page for a normal request, the named block for an HTMX request."""
     if htmx:

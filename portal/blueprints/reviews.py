@@ -7,7 +7,7 @@ from flask_login import current_user
 from sqlalchemy import select
 
 from portal.blueprints.common import (
-    export_or_queue, fragment, id_arg, keyset_page, load_or_404, render_page, requires, with_toast,
+    commit_keeping_loaded, export_or_queue, fragment, id_arg, keyset_page, load_or_404, render_page, requires, with_toast,
 )
 from portal.blueprints.records import load_record
 from portal.errors import PermissionDenied, ValidationFailed
@@ -101,7 +101,7 @@ def act(record_id):
     except PermissionDenied as denied:
         db.session.rollback()
         abort(403, denied.message)
-    db.session.commit()
+    commit_keeping_loaded()
     if not htmx:
         flash(message, "success")
         return redirect(url_for("reviews.queue"))
