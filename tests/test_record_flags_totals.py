@@ -12,7 +12,7 @@ from portal.extensions import db
 from portal.records import service, vouchers, workflow
 from portal.records.models import PriceStat, RecordTotal, ReportingPeriod
 from portal.records.states import CHANNEL_LABELS
-from portal.records.totals import TotalFilters, province_view
+from portal.records.totals import TotalFilters, grand_total, province_view
 from portal.reference.models import DictionaryEntry, GuangdongCity
 from tests.factories import build_tree
 from tests.records_helpers import PNG, record_form
@@ -198,6 +198,7 @@ def test_province_view_matches_the_approved_records(world, t):
     assert actual_view(TotalFilters()) == expected
     view = province_view(TotalFilters())
     assert view["total"] == (10, Decimal("28904.01"))
+    assert grand_total() == view["total"]  # the province office's home page
     by_city = {label: (count, amount) for label, count, amount in view["by_city"]}
     assert by_city[LISTED_LABEL] == (2, Decimal("9100.91"))
     assert by_city["广州市"] == (5, Decimal("11401.00"))
@@ -216,6 +217,13 @@ def test_province_view_matches_the_approved_records(world, t):
     assert province_view(TotalFilters())["total"] == (before[0] + 1, before[1] + pending.amount)
     db.session.rollback()
     assert province_view(TotalFilters())["total"] == before
+
+
+def test_the_province_office_home_page_shows_the_province_total(world, app, login):
+    client = app.test_client()
+    login(client, "13700000002")  # the province office's reviewer
+    page = client.get("/").get_data(as_text=True)
+    assert "10 条，金额 28,904.01 元" in page
 
 
 def test_filters_narrow_every_table(world):

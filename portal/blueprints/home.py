@@ -12,7 +12,7 @@ from portal.records import rules as record_rules
 from portal.records.periods import missing_current_period
 from portal.records.queries import queue_counts, status_counts
 from portal.records.states import STATUS_LABELS
-from portal.records.totals import TotalFilters, province_view
+from portal.records.totals import grand_total
 from portal.reference import admin as reference_admin
 from portal.reservations import queries as reservation_queries
 from portal.reservations import scope as reservation_scope
@@ -78,7 +78,7 @@ def _record_work(account):
     if record_rules.is_reviewer(account):
         work["queue"] = queue_counts(account)
     if account.unit.kind == UnitKind.PROVINCE_OFFICE:
-        work["province_total"] = province_view(TotalFilters())["total"]
+        work["province_total"] = grand_total()
         if reference_admin.may_edit_reference(account):
             work["missing_period_year"] = missing_current_period()
     return work

@@ -115,6 +115,13 @@ def province_view(filters):
     }
 
 
+def grand_total():
+    """(records, amount) approved in the whole province: the one figure its office's home page
+    shows, without the breakdowns of the totals page."""
+    count, amount = db.session.execute(select(func.sum(RecordTotal.record_count), func.sum(RecordTotal.amount))).one()
+    return count or 0, amount or Decimal("0")
+
+
 def approval_month():
     """SQL for the first day of a record's approval month in China (UTC+8), as the workflow
     counts it into record_month_total, for rebuilding the summary in bulk."""
