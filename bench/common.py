@@ -34,6 +34,11 @@ def reset_to_demo():
     from portal.demo import build_demo
     from portal.extensions import db
 
+    with db.engine.begin() as conn:
+        if conn.dialect.name == "postgresql":
+            # what an earlier run left, tables a later migration dropped included
+            conn.execute(text("DROP SCHEMA public CASCADE"))
+            conn.execute(text("CREATE SCHEMA public"))
     db.drop_all()
     with db.engine.begin() as conn:
         conn.execute(text("DROP TABLE IF EXISTS alembic_version"))
