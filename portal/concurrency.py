@@ -15,9 +15,9 @@ def check_version(obj, expected_version, conflict):
     acting at once wait for each other instead of deadlocking (a lazy load could otherwise
     flush the row's UPDATE before the audit row asked for the lock)."""
     head_of(db.session())
-    # What was read before the lock may be stale by now: a transition that waited for another
-    # one compares against the row as it committed, and is told who acted first.
-    db.session.refresh(obj)
+    # What was read before the lock may be stale by now; it is not read again: the row's UPDATE
+    # names the version read, so a transition that waited for another one writes nothing and
+    # flush_or_conflict tells the person who acted first.
     if expected_version is not None and int(expected_version) != obj.version:
         raise conflict(obj)
 
