@@ -23,6 +23,7 @@ from portal.oversight.models import FulfilmentImport, FulfilmentLine
 from portal.personal_data import name_key, phone_key
 from portal.reservations.models import Reservation, ReservationBatch, UnitContacts
 from portal.reservations.policy import china_today
+from portal.reservations import tallies
 from portal.reservations.queries import current_year
 
 HEAD_PHONE = "13900000011"        # 广东省教育厅: the department head whose department grows
@@ -207,6 +208,8 @@ def grow(units, seed=20241):
         owner = finance if number % 2 == 0 else lower[(number // 2) % len(lower)]
         builder.department(f"{owner.name}基准部门{number:03d}", owner.id, owner.city_code, units // heads, year)
     builder.write()
+    tallies.rebuild()  # what the flush listener keeps, for rows written with Core
+    db.session.commit()
     staff = _one(select(Account).where(Account.with_phone(FINANCE_STAFF_PHONE)))
     _fulfilment(finance, staff, year, rng)
     _advance_sequences()

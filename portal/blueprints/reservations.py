@@ -7,13 +7,13 @@ from flask_login import current_user
 from sqlalchemy import select
 
 from portal.blueprints.common import (
-    apply_errors, export_or_queue, fragment, load_or_404, render_page, requires, with_toast, year_arg,
+    apply_errors, export_or_queue, fragment, id_arg, load_or_404, render_page, requires, with_toast, year_arg,
 )
 from portal.errors import PermissionDenied, ValidationFailed
 from portal.extensions import db, htmx
 from portal.forms.reservations import ContactsForm, DecisionForm, FiguresForm, PolicyForm, SubmitForm
 from portal.reservations import (
-    contacts, exports, form_rules, policy as policies, queries, scope, sheet_jobs, workflow,
+    contacts, exports, form_rules, policy as policies, queries, scope, sheet_jobs, tallies, workflow,
 )
 from portal.reservations.models import Reservation, YearPolicy
 from portal.reservations.states import ATTESTATION, CANTEEN_TYPES, STATUS_LABELS
@@ -22,6 +22,13 @@ bp = Blueprint("reservations", __name__, url_prefix="/reservations")
 
 STEPS = {1: "填报预留份额", 2: "核对联系人信息", 3: "确认并提交"}
 STEP_ENDPOINTS = {1: "reservations.step_figures", 2: "reservations.step_contacts", 3: "reservations.step_confirm"}
+
+
+@bp.app_context_processor
+def reservation_menu():
+    """Whether the menu offers 预留份额信息确认: asked only where base.html lists a budget unit's
+    entries, by one indexed lookup (reading the unit's children loaded every one of them)."""
+    return {"confirms_subordinates": lambda: scope.has_subordinates(current_user.unit)}
 
 
 def _policy(year):
@@ -273,19 +280,28 @@ def decide(reservation_id):
 @bp.get("/confirmations")
 @requires(lambda account: scope.is_budget_unit(account) and scope.has_subordinates(account.unit))
 def confirmations():
-    """预留份额信息确认: the superior's queue, its department's progress, reminders and the batch."""
+    """预留份额信息确认: the superior's queue, its department's progress, reminders and the batch,
+    each list a page by key with its counts kept by tallies.py."""
     year = queries.current_year()
     if year is None:
         return _no_policy()
-    units = scope.department_units(current_user.unit)
-    rows, counts = queries.progress(units, year)
-    last_year = queries.last_year_by_unit([u.id for u, _ in rows], year)
-    is_head = scope.department_head(current_user.unit).id == current_user.unit_id
-    ready, problems = workflow.department_readiness(current_user.unit, year) if is_head else ([], [])
+    unit = current_user.unit
+    queue, queue_next = queries.superior_queue(current_user, year, id_arg("queue_after"))
+    rows, last_year, next_after = queries.units_page(unit.id, year, id_arg("after"))
+    found = tallies.read(unit.id, year)
+    counts = queries.progress_counts(found)
+    is_head = scope.department_head(unit).id == unit.id
     return render_page("reservations/confirmations.html", "content", year=year, policy=_policy(year),
-                       queue=queries.awaiting_superior(current_user, year), rows=rows, counts=counts,
-                       last_year=last_year, statuses=STATUS_LABELS, is_head=is_head, ready=ready, problems=problems,
-                       flag_labels=form_rules.FLAG_LABELS, unit_contacts=contacts.by_unit(u.id for u, _ in rows))
+                       queue=queue, queue_count=found[tallies.TO_CONFIRM], queue_next=queue_next,
+                       rows=rows, counts=counts, last_year=last_year,
+                       next_after=next_after, start=_start_arg(), statuses=STATUS_LABELS, is_head=is_head,
+                       readiness=queries.readiness(unit, year, counts) if is_head else None,
+                       flag_labels=form_rules.FLAG_LABELS, unit_contacts=contacts.by_unit(f.unit_id for f in queue))
+
+
+def _start_arg():
+    """The 序号 of a page's first row, carried by its 下一页 link (a page by key knows no offset)."""
+    return (id_arg("start") or 1) if request.args.get("after") else 1
 
 
 @bp.post("/remind")
@@ -328,11 +344,14 @@ def finance():
     year = year_arg() or queries.current_year()
     if year is None:
         return _no_policy()
-    units = queries.finance_units(current_user.unit)
-    rows, counts = queries.progress(units, year)
+    unit = current_user.unit
+    queue, queue_next = queries.finance_queue(current_user, year, id_arg("queue_after"))
+    rows, _, next_after = queries.units_page(unit.id, year, id_arg("after"))
+    found = tallies.read(unit.id, year)
     return render_page("reservations/finance.html", "content", year=year, policy=_policy(year),
-                       queue=queries.awaiting_finance(current_user, year), rows=rows, counts=counts,
-                       statuses=STATUS_LABELS, flag_labels=form_rules.FLAG_LABELS,
+                       queue=queue, queue_count=found[tallies.TO_FINALIZE], queue_next=queue_next,
+                       rows=rows, counts=queries.progress_counts(found), next_after=next_after,
+                       start=_start_arg(), statuses=STATUS_LABELS, flag_labels=form_rules.FLAG_LABELS,
                        years=db.session.scalars(select(YearPolicy.year).order_by(YearPolicy.year.desc())).all(),
                        may_set_policy=policies.may_set_policy(current_user))
 

@@ -59,7 +59,7 @@ def may_see(account, unit):
     if scope.is_finance(account):
         finance = scope.finance_of(unit)
         return finance is not None and finance.id == account.unit_id
-    return scope.is_budget_unit(account) and unit.id in scope.subordinate_ids(account.unit)
+    return scope.is_budget_unit(account) and scope.in_department(account.unit, unit.id)
 
 
 def initial(actor):

@@ -47,6 +47,9 @@ class Reservation(db.Model):
     __table_args__ = (
         UniqueConstraint("unit_id", "year", name="uq_reservation_unit_year"),
         Index("ix_reservation_year_status", "year", "status"),
+        # the superior's and the finance department's queues, a page by key
+        Index("ix_reservation_superior_queue", "superior_id", "year", "status", "submitted_at", "id"),
+        Index("ix_reservation_finance_queue", "finance_id", "year", "status", "id"),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
@@ -129,6 +132,30 @@ class Reservation(db.Model):
     @property
     def returned_snapshot(self):
         return json.loads(self.returned_values) if self.returned_values else None
+
+
+class BudgetUnitAncestor(db.Model):
+    """A budget unit and a unit whose lists hold it: itself, each budget unit above it in its
+    department, and its nearest finance department. Written once, as the unit is opened (units
+    never move), by tallies.py; a list pages through a unit's rows by key."""
+
+    __tablename__ = "budget_unit_ancestor"
+
+    ancestor_id: Mapped[int] = mapped_column(ForeignKey("unit.id"), primary_key=True)
+    unit_id: Mapped[int] = mapped_column(ForeignKey("unit.id"), primary_key=True, index=True)
+
+
+class ReservationTally(db.Model):
+    """A count a superior's or finance department's page shows, kept by tallies.py in the
+    transaction of each change: forms of a year by state (key), active units (year 0), forms
+    waiting for the unit (to_confirm, to_finalize)."""
+
+    __tablename__ = "reservation_tally"
+
+    unit_id: Mapped[int] = mapped_column(ForeignKey("unit.id"), primary_key=True)
+    year: Mapped[int] = mapped_column(Integer, primary_key=True)
+    key: Mapped[str] = mapped_column(String(12), primary_key=True)
+    count: Mapped[int] = mapped_column(Integer, default=0)
 
 
 class ReservationBatch(db.Model):

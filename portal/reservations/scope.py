@@ -1,12 +1,15 @@
 """Where a budget unit stands: its finance department, its confirming superior, its department
 head; and who may see or act on a form. One rule per question, for pages, lists, PDFs alike:
-lists are built over the units an account follows (department_units, queries.finance_units),
-and tests/test_reservation_list_scope.py checks they hold exactly the forms may_view allows."""
+lists are built over the units an account follows (department_units, queries.units_page and
+queries.finance_units, all read from budget_unit_ancestor), and
+tests/test_reservation_list_scope.py checks they hold exactly the forms may_view allows."""
 from sqlalchemy import select
 
 from portal.accounts.kinds import UnitKind
 from portal.accounts.models import Unit
 from portal.extensions import db
+from portal.reservations import tallies
+from portal.reservations.models import BudgetUnitAncestor
 from portal.reservations.states import CONFIRMED, SUBMITTED
 
 
@@ -48,25 +51,21 @@ def department_head(unit):
 
 
 def department_units(head):
-    """The head and every active budget unit below it, breadth first."""
-    units, frontier = [head], [head.id]
-    while frontier:
-        children = db.session.scalars(select(Unit).where(Unit.parent_id.in_(frontier),
-                                                         Unit.kind == UnitKind.BUDGET_UNIT)).all()
-        units.extend(children)
-        frontier = [child.id for child in children]
-    return units
+    """The head and every budget unit below it, by id, in one query (budget_unit_ancestor)."""
+    return db.session.scalars(select(Unit).join(BudgetUnitAncestor, BudgetUnitAncestor.unit_id == Unit.id)
+                              .where(BudgetUnitAncestor.ancestor_id == head.id).order_by(Unit.id)).all()
 
 
-def subordinate_ids(unit):
-    return [u.id for u in department_units(unit)]
+def in_department(unit, unit_id):
+    """Whether `unit_id` is this budget unit or one below it: one index lookup, at any size."""
+    return unit.kind == UnitKind.BUDGET_UNIT and tallies.holds(unit.id, unit_id)
 
 
 def may_view(account, reservation):
     unit = account.unit
     if reservation.unit_id == unit.id or reservation.superior_id == unit.id:
         return True
-    if unit.kind == UnitKind.BUDGET_UNIT and reservation.unit_id in subordinate_ids(unit):
+    if in_department(unit, reservation.unit_id):
         return True  # a department head follows its whole department
     return unit.kind == UnitKind.FINANCE and reservation.finance_id == unit.id
 

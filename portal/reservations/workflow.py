@@ -20,11 +20,11 @@ from portal.clock import format_datetime, utcnow
 from portal.errors import PermissionDenied, ValidationFailed
 from portal.extensions import db
 from portal.notifications import notify
-from portal.reservations import contacts, form_rules, scope
+from portal.reservations import contacts, form_rules, queries, scope
 from portal.reservations.models import Reservation, ReservationBatch, ReservationEvent
 from portal.reservations.policy import filing_open
 from portal.reservations.states import (
-    ATTESTATION, CONFIRMED, DRAFT, EDITABLE, FINAL, RETURNED, STATUS_LABELS, SUBMITTED,
+    ATTESTATION, CONFIRMED, DRAFT, EDITABLE, FINAL, RETURNED, SUBMITTED,
 )
 
 REASON_MAX = 200
@@ -236,14 +236,9 @@ def return_to_unit(actor, reservation, *, expected_version, reason, now=None):
 def department_readiness(head, year):
     """(ready forms, problems): the department's forms and what keeps a batch back."""
     ready, problems = [], []
-    for unit in scope.department_units(head):
-        if not unit.active:
-            continue
-        form = db.session.scalar(select(Reservation).where(Reservation.unit_id == unit.id, Reservation.year == year))
-        if form is None or form.status == DRAFT:
-            problems.append(f"{unit.name}：未填报")
-        elif form.status in (SUBMITTED, RETURNED):
-            problems.append(f"{unit.name}：{STATUS_LABELS[form.status]}")
+    for unit, form in queries.department_forms(head.id, year):
+        if form is None or form.status in (DRAFT, SUBMITTED, RETURNED):
+            problems.append(queries.problem_line(unit.name, form.status if form else None))
         elif form.status == CONFIRMED and form.batch_id is None:
             ready.append(form)
     return ready, problems
@@ -294,9 +289,8 @@ def remind_unfiled(actor, year, policy):
     if not scope.is_budget_unit(actor):
         raise PermissionDenied()
     targets = []
-    for unit in scope.department_units(head):
-        form = db.session.scalar(select(Reservation).where(Reservation.unit_id == unit.id, Reservation.year == year))
-        if unit.id == head.id or not unit.active or (form is not None and form.status != DRAFT):
+    for unit, form in queries.department_forms(head.id, year):
+        if unit.id == head.id or (form is not None and form.status != DRAFT):
             continue
         targets.append(reminders.Target(unit, "unfiled", f"【{head.name}】请于{policy.last_filing_day:%m月%d日}前登录门户"
                                                          f"填报本单位{year}年度预留份额。", year))
