@@ -3,8 +3,8 @@ database, with none of the portal's code (no login, session, CSRF, audit trail o
 
 Each route does the least the stack needs for the same page: the same 50 rows of the queue with
 their unit, category and county names, a record with its events, an approval as two statements
-(the record and its queue's counter), one GROUP BY over the summary for the totals and the
-dashboard, and the counters a home page shows. The portal's page costs are read as a ratio to
+(the record and its queue's counter), one GROUP BY over a summary for the totals (record_total) and the
+dashboard (record_breakdown), and the counters a home page shows. The portal's page costs are read as a ratio to
 these, timed interleaved in one process, so that a busy machine moves both alike.
 """
 from flask import Flask, render_template_string
@@ -33,8 +33,8 @@ _APPROVE = text("""UPDATE purchase_record SET status = 'approved', version = ver
 _COUNTER = text("UPDATE queue_counter SET count = count - 1 WHERE key = :key")
 _TOTALS = text("""SELECT city_scope, sum(record_count), sum(amount) FROM record_total
     GROUP BY city_scope ORDER BY 3 DESC""")
-_MONTHS = text("""SELECT month, sum(record_count), sum(amount) FROM record_month_total
-    GROUP BY month ORDER BY month""")
+_BREAKDOWNS = text("""SELECT dimension, key, sum(record_count), sum(amount) FROM record_breakdown
+    WHERE scope = '' GROUP BY dimension, key""")
 _COUNTERS = text("SELECT key, count FROM queue_counter WHERE key IN (:pending, :done)")
 
 
@@ -80,7 +80,7 @@ def floor_app(database_url):
     @app.get("/dashboard")
     def dashboard():
         with engine.connect() as connection:
-            return page("监测", connection.execute(_MONTHS).all())
+            return page("监测", connection.execute(_BREAKDOWNS).all())
 
     @app.get("/home/<int:unit_id>")
     def home(unit_id):

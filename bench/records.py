@@ -31,9 +31,8 @@ from portal import create_app
 from portal.accounts.models import Account, Unit
 from portal.clock import utcnow
 from portal.extensions import db
-from portal.records import rules
-from portal.records.models import PurchaseRecord, QueueCounter, RecordMonthTotal, RecordTotal, ReportingPeriod
-from portal.records.totals import approval_month
+from portal.records import breakdowns, rules
+from portal.records.models import PurchaseRecord, QueueCounter, RecordTotal, ReportingPeriod
 from portal.reference.models import DictionaryEntry, Region
 
 #: 广州 market's first merchant (demo): a filing unit with 5 % of all records besides its share as one
@@ -125,13 +124,7 @@ def rebuild_summaries():
         select(record.period_id, record.city_scope, record.channel, record.origin_county_code, record.category_id,
                func.count(), func.sum(record.amount)).where(record.status == "approved")
         .group_by(record.period_id, record.city_scope, record.channel, record.origin_county_code, record.category_id)))
-    db.session.execute(delete(RecordMonthTotal))
-    month = approval_month()
-    db.session.execute(insert(RecordMonthTotal).from_select(
-        ["month", "city_scope", "channel", "origin_county_code", "record_count", "amount"],
-        select(month, record.city_scope, record.channel, record.origin_county_code, func.count(), func.sum(record.amount))
-        .where(record.status == "approved").group_by(month, record.city_scope, record.channel,
-                                                     record.origin_county_code)))
+    breakdowns.rebuild()
     db.session.execute(insert(QueueCounter).from_select(
         ["key", "count"], select(literal("city:") + record.city_scope, func.count())
         .where(record.status == "submitted").group_by(record.city_scope)))
@@ -188,7 +181,7 @@ class Side:
             add_records(records, rng, _context())
             self.pending = pending_ids("440100")
             self.versions = dict(db.session.execute(select(PurchaseRecord.id, PurchaseRecord.version).where(
-                PurchaseRecord.id.in_(self.pending))).all())
+                PurchaseRecord.city_scope == "440100", PurchaseRecord.status == "submitted")).all())
             self.heavy_records = db.session.scalar(select(func.count()).select_from(PurchaseRecord).where(
                 PurchaseRecord.unit_id == _context()["heavy"][0]))
             self.summary_rows = db.session.scalar(select(func.count()).select_from(RecordTotal))

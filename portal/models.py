@@ -6,7 +6,7 @@ from portal.jobs.models import Job  # noqa: F401
 from portal.oversight.models import FulfilmentImport, FulfilmentLine  # noqa: F401
 from portal.reminders import Reminder  # noqa: F401
 from portal.records.models import (  # noqa: F401
-    PriceStat, PurchaseRecord, QueueCounter, RecordMonthTotal, RecordTotal, ReportingPeriod, ReviewEvent, Voucher,
+    PriceStat, PurchaseRecord, QueueCounter, RecordBreakdown, RecordTotal, ReportingPeriod, ReviewEvent, Voucher,
 )
 from portal.reservations.models import (  # noqa: F401
     ConfirmationSheet, Reservation, ReservationBatch, ReservationEvent, UnitChange, YearPolicy,

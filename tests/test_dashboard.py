@@ -3,7 +3,6 @@ from the month summary kept in the approving transaction; finance's reserved sha
 figure a link to the list behind it, within the person's scope."""
 import re
 from datetime import date, datetime
-from decimal import Decimal
 
 import pytest
 
@@ -11,7 +10,7 @@ from portal.accounts.models import Account
 from portal.clock import to_china, utcnow
 from portal.extensions import db
 from portal.records import workflow
-from portal.records.models import RecordMonthTotal
+from portal.records.models import BREAKDOWNS, RecordBreakdown
 from tests.factories import file_record
 
 
@@ -31,10 +30,11 @@ def test_an_approval_adds_to_the_month_it_happened_in_china(app, tree):
     # 31 March 17:00 UTC is 1 April in China
     _, amount, county = approved_record(app, tree, at=datetime(2024, 3, 31, 17, 0))
     with app.app_context():
-        rows = db.session.scalars(db.select(RecordMonthTotal)).all()
-        assert [(r.month, r.channel, r.record_count, r.amount) for r in rows] == [
-            (date(2024, 4, 1), "market", 1, amount)]
-        assert rows[0].origin_county_code == county
+        rows = db.session.scalars(db.select(RecordBreakdown).where(RecordBreakdown.dimension == "month")).all()
+        assert sorted((r.scope, r.year, r.key, r.record_count, r.amount) for r in rows) == [
+            ("", 2024, "2024-04", 1, amount), ("440100", 2024, "2024-04", 1, amount)]
+        counties = db.session.scalars(db.select(RecordBreakdown).where(RecordBreakdown.dimension == "county")).all()
+        assert {(r.key, r.record_count) for r in counties} == {(county, 1)}
 
 
 def test_the_province_follows_a_month_to_the_records_behind_it(app, tree, as_role):
@@ -103,8 +103,15 @@ def test_the_bulk_rebuild_counts_months_as_the_workflow_does(app, tree):
     approved_record(app, tree, at=datetime(2024, 3, 31, 17, 0))
     approved_record(app, tree, at=datetime(2024, 3, 31, 15, 59))
     with app.app_context():
-        kept = {(r.month, r.record_count, r.amount) for r in db.session.scalars(db.select(RecordMonthTotal))}
+        kept = breakdown_rows()
         rebuild_summaries()
-        rebuilt = {(r.month, r.record_count, r.amount) for r in db.session.scalars(db.select(RecordMonthTotal))}
-        assert rebuilt == kept and {month for month, _, _ in kept} == {date(2024, 3, 1), date(2024, 4, 1)}
-        assert sum(amount for _, _, amount in kept) > Decimal("0")
+        rebuilt = breakdown_rows()
+        assert rebuilt == kept
+        assert {key for _, _, dimension, key, _, _ in kept if dimension == "month"} == {"2024-03", "2024-04"}
+        assert {dimension for _, _, dimension, _, _, _ in kept} == set(BREAKDOWNS)
+        assert sum(amount for scope, _, dimension, _, _, amount in kept if (scope, dimension) == ("", "channel")) > 0
+
+
+def breakdown_rows():
+    return {(r.scope, r.year, r.dimension, r.key, r.record_count, r.amount)
+            for r in db.session.scalars(db.select(RecordBreakdown))}

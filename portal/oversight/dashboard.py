@@ -4,7 +4,7 @@ departments, filing and confirmation progress by level, the year's purchases on 
 reserved share by month, and completion by city and department.
 
 Every monitoring figure comes from the summaries the records workflow keeps in its own
-transactions (record_month_total, queue_counter), never from the records, so a dashboard costs
+transactions (record_breakdown, queue_counter), never from the records, so a dashboard costs
 the same at ten thousand records as at a million. Nothing here reads the request.
 """
 import calendar
@@ -20,7 +20,8 @@ from portal.clock import to_china, utcnow
 from portal.extensions import db
 from portal.oversight import completion
 from portal.oversight.scope import OrgMap
-from portal.records.models import PurchaseRecord, QueueCounter, RecordMonthTotal
+from portal.records import breakdowns
+from portal.records.models import WHOLE_PROVINCE, PurchaseRecord, QueueCounter
 from portal.records.states import CHANNEL_LABELS, PROVINCE_SCOPE
 from portal.reference.models import GuangdongCity, Region
 
@@ -38,34 +39,25 @@ class Row:
     link: dict
 
 
-def _month_totals(year, city_scope, column):
-    query = (select(column, func.sum(RecordMonthTotal.record_count), func.sum(RecordMonthTotal.amount))
-             .where(RecordMonthTotal.month >= date(year, 1, 1), RecordMonthTotal.month <= date(year, 12, 1))
-             .group_by(column))
-    if city_scope:
-        query = query.where(RecordMonthTotal.city_scope == city_scope)
-    return [(key, count or 0, amount or ZERO) for key, count, amount in db.session.execute(query)]
-
-
 def monitoring(year, city_scope=None):
     """The offices' figures of approved purchases in `year` (one city's, or the province's)."""
     base = {"year": year, **({"city_scope": city_scope} if city_scope else {})}
-    by_month = {key: (count, amount) for key, count, amount in _month_totals(year, city_scope, RecordMonthTotal.month)}
+    found = breakdowns.read(city_scope or WHOLE_PROVINCE, year)
     months = []
     for number in range(1, 13):
-        count, amount = by_month.get(date(year, number, 1), (0, ZERO))
+        count, amount = found["month"].get(f"{year}-{number:02d}", (0, ZERO))
         months.append(Row(f"{number}月", count, amount, {**base, "month": f"{year}-{number:02d}"}))
 
     cities = {c.code: c.name for c in db.session.scalars(select(GuangdongCity))}
     cities[PROVINCE_SCOPE] = "省级单列市场"
     by_city = [Row(cities.get(key, key), count, amount, {**base, "city_scope": key})
-               for key, count, amount in sorted(_month_totals(year, city_scope, RecordMonthTotal.city_scope))]
+               for key, (count, amount) in sorted(found["city"].items())]
     by_channel = [Row(CHANNEL_LABELS.get(key, key), count, amount, {**base, "channel": key})
-                  for key, count, amount in _month_totals(year, city_scope, RecordMonthTotal.channel)]
+                  for key, (count, amount) in found["channel"].items()]
 
     regions = {r.code: r for r in db.session.scalars(select(Region))}
     provinces, key_counties = {}, []
-    for code, count, amount in _month_totals(year, city_scope, RecordMonthTotal.origin_county_code):
+    for code, (count, amount) in found["county"].items():
         province = code[:2] + "0000"
         total = provinces.get(province, (0, ZERO))
         provinces[province] = (total[0] + count, total[1] + amount)

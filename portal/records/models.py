@@ -1,5 +1,5 @@
 import json
-from datetime import date, datetime
+from datetime import datetime
 from decimal import Decimal
 
 from sqlalchemy import Boolean, Date, DateTime, ForeignKey, Index, Integer, String, Text
@@ -215,20 +215,29 @@ class RecordTotal(db.Model):
     amount: Mapped[Decimal] = mapped_column(ExactDecimal(18, 2), default=Decimal("0"))
 
 
-class RecordMonthTotal(db.Model):
-    """Approved totals by the month of approval (China time), city, channel and origin county,
-    kept in the approving transaction as record_total is: the dashboards' trends read this, never
-    the records, so they cost the same at ten thousand records and at a million."""
+class RecordBreakdown(db.Model):
+    """Approved totals one breakdown at a time (by month of approval, city, channel, origin county,
+    category and reporting period), for the whole province (scope "") and for each city, by the
+    year of approval in China. Kept in the approving transaction as record_total is: the totals
+    pages without filters, the dashboards and the province office's home read these few hundred
+    rows instead of grouping record_total (35,000 rows at a million records) once per breakdown."""
 
-    __tablename__ = "record_month_total"
+    __tablename__ = "record_breakdown"
 
-    #: the first day of the month the record was approved in
-    month: Mapped[date] = mapped_column(Date, primary_key=True)
-    city_scope: Mapped[str] = mapped_column(String(6), primary_key=True)
-    channel: Mapped[str] = mapped_column(String(20), primary_key=True)
-    origin_county_code: Mapped[str] = mapped_column(ForeignKey("region.code"), primary_key=True)
+    #: "" for the whole province, else the city scope (PROVINCE_SCOPE for the listed market)
+    scope: Mapped[str] = mapped_column(String(6), primary_key=True)
+    year: Mapped[int] = mapped_column(Integer, primary_key=True)
+    #: one of BREAKDOWNS; the key is the month ("2024-03"), city scope, channel, county code,
+    #: category id or period id, as text
+    dimension: Mapped[str] = mapped_column(String(10), primary_key=True)
+    key: Mapped[str] = mapped_column(String(20), primary_key=True)
     record_count: Mapped[int] = mapped_column(Integer, default=0)
     amount: Mapped[Decimal] = mapped_column(ExactDecimal(18, 2), default=Decimal("0"))
+
+
+#: the breakdowns record_breakdown keeps ("city" for the whole province only)
+BREAKDOWNS = ("month", "city", "channel", "county", "category", "period")
+WHOLE_PROVINCE = ""
 
 
 class QueueCounter(db.Model):

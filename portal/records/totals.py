@@ -1,13 +1,15 @@
-"""The approved totals behind the province and city views, read from record_total only."""
+"""The approved totals behind the province and city views, read from the summaries the approving
+transaction keeps (record_breakdown, and record_total when the view is filtered), never the records."""
 from collections import OrderedDict
 from dataclasses import dataclass, field
 from decimal import Decimal
 
-from sqlalchemy import Date, cast, func, select, text
+from sqlalchemy import func, select
 
 from portal.extensions import db
 from portal.params import Reader, parse_id
-from portal.records.models import PurchaseRecord, RecordTotal, ReportingPeriod
+from portal.records import breakdowns
+from portal.records.models import RecordTotal, ReportingPeriod
 from portal.records.states import CHANNEL_LABELS, PROVINCE_SCOPE
 from portal.reference.models import DictionaryEntry, GuangdongCity, Region
 
@@ -75,6 +77,22 @@ def _labelled(grouped, labels, order=None):
     return [(labels.get(key, key), *grouped[key]) for key in keys if key in grouped]
 
 
+#: record_total's column behind each breakdown of the view
+COLUMNS = {"city": RecordTotal.city_scope, "channel": RecordTotal.channel, "county": RecordTotal.origin_county_code,
+           "category": RecordTotal.category_id, "period": RecordTotal.period_id}
+
+
+def _breakdowns(filters):
+    """breakdown → {key: (count, amount)}: from record_breakdown's few rows when the view is the
+    province's or one city's as a whole, else by grouping record_total under the filters."""
+    if filters.period_id or filters.channel or filters.category_id or filters.province_code:
+        return {name: _grouped(column, filters) for name, column in COLUMNS.items()}
+    found = breakdowns.read(filters.city_scope)
+    if filters.city_scope:  # a city's rows do not repeat the city: its line is its total
+        found["city"] = {filters.city_scope: breakdowns.total(filters.city_scope)} if found["channel"] else {}
+    return found
+
+
 def province_view(filters):
     """Every breakdown the view shows, each a list of (label, count, amount) rows."""
     cities = {c.code: c.name for c in db.session.scalars(select(GuangdongCity))}
@@ -83,7 +101,8 @@ def province_view(filters):
         DictionaryEntry.kind == "category"))}
     periods = {p.id: p.name for p in db.session.scalars(select(ReportingPeriod))}
 
-    by_county = _grouped(RecordTotal.origin_county_code, filters)
+    grouped = _breakdowns(filters)
+    by_county = grouped["county"]
     regions = {r.code: r for r in db.session.scalars(select(Region))}
     by_region = OrderedDict()
     key_counties = []
@@ -105,26 +124,17 @@ def province_view(filters):
     total_amount = sum((amount for _, amount in by_county.values()), Decimal("0"))
     return {
         "total": (total_count, total_amount),
-        "by_city": _labelled(_grouped(RecordTotal.city_scope, filters), cities),
-        "by_channel": _labelled(_grouped(RecordTotal.channel, filters), CHANNEL_LABELS),
+        "by_city": _labelled(grouped["city"], cities),
+        "by_channel": _labelled(grouped["channel"], CHANNEL_LABELS),
         "by_province": _labelled(by_province, {code: r.name for code, r in regions.items()}),
         "by_county": [(label, *values) for label, values in by_region.items()],
         "key_counties": key_counties,
-        "by_category": _labelled(_grouped(RecordTotal.category_id, filters), categories),
-        "by_period": _labelled(_grouped(RecordTotal.period_id, filters), periods),
+        "by_category": _labelled(grouped["category"], categories),
+        "by_period": _labelled(grouped["period"], periods),
     }
 
 
 def grand_total():
     """(records, amount) approved in the whole province: the one figure its office's home page
     shows, without the breakdowns of the totals page."""
-    count, amount = db.session.execute(select(func.sum(RecordTotal.record_count), func.sum(RecordTotal.amount))).one()
-    return count or 0, amount or Decimal("0")
-
-
-def approval_month():
-    """SQL for the first day of a record's approval month in China (UTC+8), as the workflow
-    counts it into record_month_total, for rebuilding the summary in bulk."""
-    if db.session.get_bind().dialect.name == "postgresql":
-        return cast(func.date_trunc("month", PurchaseRecord.approved_at + text("interval '8 hours'")), Date)
-    return func.date(PurchaseRecord.approved_at, "+8 hours", "start of month")
+    return breakdowns.total()

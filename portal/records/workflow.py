@@ -14,15 +14,15 @@ from sqlalchemy import select
 
 from portal import audit, concurrency
 from portal.accounts.models import Account
-from portal.clock import format_datetime, to_china, utcnow
+from portal.clock import format_datetime, utcnow
 from portal.errors import PermissionDenied, ValidationFailed
 from portal.extensions import db
 from portal.notifications import notify
-from portal.records import rules
+from portal.records import breakdowns, rules
 from portal.records.counting import add_to, add_to_many
 from portal.records.entry import FIELD_LABELS, missing_for_submit, snapshot
 from portal.records.flags import add_price_sample, compute_flags
-from portal.records.models import QueueCounter, RecordMonthTotal, RecordTotal, ReviewEvent
+from portal.records.models import QueueCounter, RecordTotal, ReviewEvent
 from portal.records.states import APPROVED, FILED, RETURNED, STATUS_LABELS, SUBMITTED
 
 RETURN_REASON_MAX = 200
@@ -149,9 +149,7 @@ def approve(actor, record, *, expected_version, now=None):
                              "channel": record.channel, "origin_county_code": record.origin_county_code,
                              "category_id": record.category_id},
                {"record_count": 1, "amount": record.amount})
-        add_to(RecordMonthTotal, {"month": to_china(now).date().replace(day=1), "city_scope": record.city_scope,
-                                  "channel": record.channel, "origin_county_code": record.origin_county_code},
-               {"record_count": 1, "amount": record.amount})
+        breakdowns.add_approved(record, now)
         add_price_sample(record)
     return record
 
