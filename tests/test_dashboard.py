@@ -3,12 +3,14 @@ from the month summary kept in the approving transaction; finance's reserved sha
 figure a link to the list behind it, within the person's scope."""
 import re
 from datetime import date, datetime
+from decimal import Decimal
 
 import pytest
 
 from portal.accounts.models import Account
 from portal.clock import to_china, utcnow
 from portal.extensions import db
+from portal.oversight import dashboard
 from portal.records import workflow
 from portal.records.models import BREAKDOWNS, RecordBreakdown
 from tests.factories import file_record
@@ -115,3 +117,25 @@ def test_the_bulk_rebuild_counts_months_as_the_workflow_does(app, tree):
 def breakdown_rows():
     return {(r.scope, r.year, r.dimension, r.key, r.record_count, r.amount)
             for r in db.session.scalars(db.select(RecordBreakdown))}
+
+
+def test_waiting_gives_each_queue_its_count_and_oldest_record(app, tree, monkeypatch):
+    """Each market's or supermarket's first review and each city's review, with when the oldest
+    record arrived and the days since (asked one queue per statement here, as if there were more
+    queues than one statement holds)."""
+    monkeypatch.setattr(dashboard, "QUEUES_PER_STATEMENT", 1)
+    oldest = datetime(2024, 5, 1, 2, 0)  # 10:00 in China
+    with app.app_context():
+        for filer, at in (("gz_merchant", oldest), ("gz_enterprise", oldest), ("sz_store", datetime(2024, 5, 2)),
+                          ("gz_merchant", datetime(2024, 5, 3)), ("gz_ecommerce", datetime(2024, 5, 4))):
+            account = db.session.get(Account, getattr(tree, filer).id)
+            record = file_record(account, app.instance_path, submit=False)
+            workflow.submit(account, record, amount_threshold=Decimal("500000"), now=at)
+        db.session.commit()
+        now = datetime(2024, 5, 11, 2, 0)
+        rows = {(w.level, w.where): (w.count, w.oldest_since, w.days) for w in dashboard.waiting(now=now)}
+        assert rows == {("市场/商超初审", "广州批发市场"): (2, oldest, 10),
+                        ("市场/商超初审", "深圳连锁商超"): (1, datetime(2024, 5, 2), 9),
+                        ("市级审核", "广州市"): (2, oldest, 10)}
+        shenzhen = [(w.where, w.count) for w in dashboard.waiting("440300", now=now)]
+        assert shenzhen == [("深圳连锁商超", 1)]

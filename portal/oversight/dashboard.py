@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
 
-from sqlalchemy import func, select
+from sqlalchemy import or_, select
 
 from portal.accounts.kinds import UnitKind
 from portal.accounts.models import Unit
@@ -88,42 +88,58 @@ class Waiting:
     days: int | None
 
 
-def _oldest(condition, arrived):
-    """When the longest-waiting record matching `condition` arrived (its lowest id, by an index)."""
-    first = db.session.scalar(select(func.min(PurchaseRecord.id)).where(*condition))
-    return db.session.scalar(select(arrived).where(PurchaseRecord.id == first)) if first else None
+#: queues asked in one statement (a row of that many columns; SQLite allows 2,000)
+QUEUES_PER_STATEMENT = 500
+
+
+def _oldest_arrivals(queues):
+    """{name: when the longest-waiting record of that queue arrived}, for queues given as
+    name → (condition, arrival column): one statement per 500 queues, each queue's lowest id
+    found by its index."""
+    names, found = list(queues), {}
+    for start in range(0, len(names), QUEUES_PER_STATEMENT):
+        chunk = names[start:start + QUEUES_PER_STATEMENT]
+        firsts = [select(queues[name][1]).where(*queues[name][0]).order_by(PurchaseRecord.id).limit(1)
+                  .scalar_subquery().label(f"q{i}") for i, name in enumerate(chunk)]
+        found.update(zip(chunk, db.session.execute(select(*firsts)).one()))
+    return found
+
+
+def _queue_counters():
+    """The queues' counters above zero ("first:<unit>", "city:<scope>"), not the units' own."""
+    key = QueueCounter.key
+    return dict(db.session.execute(select(key, QueueCounter.count).where(
+        QueueCounter.count > 0, or_(key.startswith("first:"), key.startswith("city:")))).all())
 
 
 def waiting(city_scope=None, now=None):
     """Records waiting at each level, per reviewing unit or city, with how long the oldest waits."""
     today = to_china(now or utcnow()).date()
-
-    def days(since):
-        return (today - to_china(since).date()).days if since else None
-
-    counters = dict(db.session.execute(select(QueueCounter.key, QueueCounter.count)
-                                       .where(QueueCounter.count > 0)).all())
-    rows = []
+    counters = _queue_counters()
     reviewers = {int(key.split(":")[1]): count for key, count in counters.items() if key.startswith("first:")}
-    if reviewers:
-        units = db.session.scalars(select(Unit).where(Unit.id.in_(list(reviewers)))).all()
-        for unit in sorted(units, key=lambda u: u.id):
-            unit_scope = unit.city_code or PROVINCE_SCOPE
-            if city_scope and unit_scope != city_scope:
-                continue
-            since = _oldest((PurchaseRecord.first_reviewer_id == unit.id, PurchaseRecord.status == "filed"),
-                            PurchaseRecord.submitted_at)
-            rows.append(Waiting("市场/商超初审", unit.name, reviewers[unit.id], since, days(since)))
+    units = db.session.scalars(select(Unit).where(Unit.id.in_(list(reviewers))).order_by(Unit.id)).all() \
+        if reviewers else []
+    units = [unit for unit in units if not city_scope or (unit.city_code or PROVINCE_SCOPE) == city_scope]
+    scopes = sorted(key.split(":")[1] for key in counters if key.startswith("city:"))
+    scopes = [scope for scope in scopes if not city_scope or scope == city_scope]
+    record = PurchaseRecord
+    since = _oldest_arrivals({
+        **{("first", unit.id): ((record.first_reviewer_id == unit.id, record.status == "filed"), record.submitted_at)
+           for unit in units},
+        **{("city", scope): ((record.city_scope == scope, record.status == "submitted"), record.reached_city_at)
+           for scope in scopes}})
+
+    def days(arrived):
+        return (today - to_china(arrived).date()).days if arrived else None
+
+    rows = [Waiting("市场/商超初审", unit.name, reviewers[unit.id], since[("first", unit.id)],
+                    days(since[("first", unit.id)])) for unit in units]
     cities = {c.code: c.name for c in db.session.scalars(select(GuangdongCity))}
     cities[PROVINCE_SCOPE] = "省级（单列市场）"
-    for key, count in sorted(counters.items()):
-        scope = key.split(":")[1] if key.startswith("city:") else None
-        if scope is None or (city_scope and scope != city_scope):
-            continue
-        since = _oldest((PurchaseRecord.city_scope == scope, PurchaseRecord.status == "submitted"),
-                        PurchaseRecord.reached_city_at)
-        rows.append(Waiting("市级审核" if scope != PROVINCE_SCOPE else "省级审核", cities.get(scope, scope), count, since,
-                            days(since)))
+    for scope in scopes:
+        arrived = since[("city", scope)]
+        rows.append(Waiting("市级审核" if scope != PROVINCE_SCOPE else "省级审核", cities.get(scope, scope),
+                            counters[f"city:{scope}"], arrived, days(arrived)))
     return rows
 
 
