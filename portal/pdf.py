@@ -19,6 +19,8 @@ FONT = Path(__file__).parent / "reservations" / "fonts" / "NotoSansCJKsc-Sheet.o
 
 _weasy = None
 _weasy_lock = threading.Lock()
+#: stylesheets parsed once per process, by their text
+_stylesheets = {}
 #: one PDF at a time per process: the FontConfiguration is shared, and so is the collector
 _render_lock = threading.Lock()
 
@@ -65,8 +67,22 @@ def _one_collection_after():
         gc.collect(1)
 
 
-def write_pdf(html):
-    """The PDF of an HTML document (its stylesheet inline; fonts named by font_url())."""
+def stylesheet(css):
+    """The stylesheet of this CSS text, parsed once per process (its @font-face rules registered
+    with the process's FontConfiguration), for write_pdf's `stylesheets`: WeasyPrint parses and
+    validates every rule again for each document whose stylesheet is inline."""
+    parsed = _stylesheets.get(css)
+    if parsed is None:
+        _, font_config = warm_up()
+        from weasyprint import CSS
+        with _render_lock:
+            parsed = _stylesheets.setdefault(css, CSS(string=css, font_config=font_config))
+    return parsed
+
+
+def write_pdf(html, stylesheets=()):
+    """The PDF of an HTML document (its stylesheet inline, or made by stylesheet(); fonts named by
+    font_url())."""
     HTML, font_config = warm_up()
     with _render_lock, _one_collection_after():
-        return HTML(string=html).write_pdf(font_config=font_config)
+        return HTML(string=html).write_pdf(font_config=font_config, stylesheets=list(stylesheets))

@@ -28,6 +28,7 @@ FEN = Decimal("0.01")
 CODE_ALPHABET = "ABCDEFGHJKMNPQRSTUVWXYZ23456789"
 CODE_LENGTH = 12
 TEMPLATE = "reservations/sheet_pdf.html"
+STYLESHEET = "reservations/sheet_pdf.css"
 
 #: every figure a sheet prints, in the order the verification page lists them
 PRINTED_LABELS = {
@@ -209,10 +210,11 @@ def _new_code():
 
 
 def render_pdf(printed, *, verify_link):
-    template = current_app.jinja_env.get_template(TEMPLATE)
-    html = template.render(p=printed, code_display=display_code(printed["verification_code"]),
-                           verify_link=verify_link, qr=qr_data_uri(verify_link), font_url=pdf.font_url())
-    return pdf.write_pdf(html)
+    jinja = current_app.jinja_env
+    html = jinja.get_template(TEMPLATE).render(p=printed, code_display=display_code(printed["verification_code"]),
+                                               verify_link=verify_link, qr=qr_data_uri(verify_link))
+    stylesheet = pdf.stylesheet(jinja.get_template(STYLESHEET).render(font_url=pdf.font_url()))
+    return pdf.write_pdf(html, stylesheets=[stylesheet])
 
 
 def sheet_values(reservation, stage, base_url, now=None):
