@@ -44,13 +44,20 @@ mutate: install
 	$(VENV)/bin/pip install --quiet 'mutmut==3.8.1'
 	$(VENV)/bin/mutmut run $(if $(MUTANTS),'$(MUTANTS)'); $(VENV)/bin/mutmut results
 
+# make bench — the load generator of `python -m bench.load` (Locust, the bench extra) added to the
+# virtualenv from requirements-bench.lock: by hand only, never in CI or production.
+bench: install
+	$(VENV)/bin/pip install --quiet --require-hashes -r requirements-bench.lock
+
 # make lock — after a change of pyproject.toml's dependencies: pin every package with its hashes,
-# for production (requirements.lock) and for the tests (requirements-test.lock).
+# for production (requirements.lock), the tests (requirements-test.lock) and the load bench
+# (requirements-bench.lock, held to the test lock's versions so that `make bench` changes none of them).
 LOCK := $(VENV)/bin/pip-compile --quiet --generate-hashes --strip-extras --allow-unsafe --no-emit-index-url --no-emit-find-links
 lock: install
 	$(VENV)/bin/pip install --quiet 'pip-tools==7.6.2'
 	$(LOCK) --output-file=requirements.lock pyproject.toml
 	$(LOCK) --extra=test --output-file=requirements-test.lock pyproject.toml
+	$(LOCK) --extra=bench --constraint=requirements-test.lock --output-file=requirements-bench.lock pyproject.toml
 
 clean:
 	rm -rf $(VENV) .pytest_cache
