@@ -26,10 +26,11 @@ def requires(rule):
     return decorator
 
 
-def load_or_404(model, key, may_reach=None):
+def load_or_404(model, key, may_reach=None, options=()):
     """Load an object by its key for the current account: a missing one, or one the account
-    may not reach (may_reach(account, obj) is false), is a 404, as if it did not exist."""
-    found = db.session.get(model, key)
+    may not reach (may_reach(account, obj) is false), is a 404, as if it did not exist.
+    `options` load its relations with it (a page that shows them all)."""
+    found = db.session.get(model, key, options=options)
     if found is None or (may_reach is not None and not may_reach(current_user, found)):
         abort(404)
     return found

@@ -13,7 +13,7 @@ from portal.blueprints.common import (
 from portal.errors import PermissionDenied, ValidationFailed
 from portal.extensions import db
 from portal.forms.records import RecordForm, ReviewForm
-from portal.records import exports, rules, service, vouchers, workflow
+from portal.records import exports, queries, rules, service, vouchers, workflow
 from portal.records import record_pdf as printing
 from portal.records.flags import FLAG_LABELS
 from portal.records.models import PurchaseRecord, Voucher
@@ -24,8 +24,8 @@ from portal.reference.models import DictionaryEntry, Region
 bp = Blueprint("records", __name__, url_prefix="/records")
 
 
-def load_record(record_id):
-    return load_or_404(PurchaseRecord, record_id, rules.may_view)
+def load_record(record_id, options=()):
+    return load_or_404(PurchaseRecord, record_id, rules.may_view, options)
 
 
 def _load_voucher(record_id, voucher_id):
@@ -147,7 +147,7 @@ def edit(record_id):
 @bp.get("/<int:record_id>")
 @requires(does_business)
 def detail(record_id):
-    record = load_record(record_id)
+    record = load_record(record_id, queries.SHOWN_WITH_RECORD)
     review = ReviewForm(data={"version": record.version})
     return render_template("records/detail.html", record=record, review=review, flag_labels=FLAG_LABELS,
                            level=rules.review_level(current_user, record),

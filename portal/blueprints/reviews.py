@@ -50,7 +50,7 @@ def queue():
 @bp.get("/<int:record_id>/panel")
 @requires(rules.is_reviewer)
 def panel(record_id):
-    record = load_record(record_id)
+    record = load_record(record_id, queries.SHOWN_WITH_RECORD)
     return fragment("reviews/_panel.html", "panel", record=record, level=rules.review_level(current_user, record),
                     flag_labels=FLAG_LABELS, conflict=None, reason_error=None, reason=None)
 
