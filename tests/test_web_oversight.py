@@ -129,3 +129,43 @@ def test_a_city_import_of_a_province_unit_is_refused(app, as_role, units):
 @pytest.mark.parametrize("query", ["day=2024-02-30", "day=tomorrow", "year=abc", "year=1"])
 def test_malformed_queries_are_a_400(as_role, units, query):
     assert as_role("province_finance").get(f"/oversight/?{query}").status_code == 400
+
+
+def test_the_own_units_list_shows_a_page_at_a_time_in_completion_order(app, as_role, units):
+    app.config["PAGE_SIZE"] = 1
+    finance = as_role("province_finance")
+    first = finance.get("/oversight/?year=2024").get_data(as_text=True).split('id="own-units"')[1]
+    assert "共2个" in first and first.count('<tr id="unit-') == 1
+    after = re.search(r'href="([^"]*after=\d+[^"]*)"', first).group(1).replace("&amp;", "&")
+    assert "year=2024" in after
+    second = finance.get(after).get_data(as_text=True).split('id="own-units"')[1]
+    assert second.count('<tr id="unit-') == 1 and "下一页" not in second
+    assert {re.search(r'<tr id="(unit-\d+)"', page).group(1) for page in (first, second)} == {
+        f"unit-{units[role].unit_id}" for role in ("budget_unit", "superior_budget")}
+
+
+def test_a_city_roll_up_read_through_its_finance_departments_shows_the_same_figures(as_role, units, tree,
+                                                                                     monkeypatch):
+    """Past FEW_UNITS units a roll-up reads its rows through budget_unit_ancestor, not by unit ids."""
+    from portal.oversight import completion
+
+    finance = as_role("province_finance")
+    url = f"/oversight/finance/{tree.gz_finance.unit_id}?year=2024&day=2024-12-31"
+    by_ids = finance.get(url).get_data(as_text=True).split('id="oversight-figures"')[1]
+    assert "广州市农业农村局" in by_ids and "天河区财政局" in by_ids
+    monkeypatch.setattr(completion, "FEW_UNITS", 0)
+    assert finance.get(url).get_data(as_text=True).split('id="oversight-figures"')[1] == by_ids
+
+
+def test_departments_hold_their_units_whether_filed_or_not(app, as_role, units, tree):
+    """本级按主管部门: the school under 省教育厅 counts in 省教育厅's row, also once its form is gone."""
+    from portal.reservations.models import Reservation
+
+    finance = as_role("province_finance")
+    with app.app_context():
+        db.session.execute(db.delete(Reservation).where(Reservation.unit_id == units["budget_unit"].unit_id))
+        db.session.commit()
+    section = finance.get("/oversight/?year=2024").get_data(as_text=True).split('id="by-department"')[1]
+    section = section.split("</section>")[0]
+    assert re.findall(r'<th scope="row" class="fw-normal">([^<]+)</th>\s*<td class="text-end">(\d+)</td>', section) == [
+        ("省教育厅", "2")]

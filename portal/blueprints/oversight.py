@@ -3,13 +3,13 @@ levels with a drill-down to the unit, and the 832 statistics imports that feed i
 import io
 from pathlib import Path
 
-from flask import Blueprint, abort, redirect, request, send_file, url_for
+from flask import Blueprint, abort, current_app, redirect, request, send_file, url_for
 from flask_login import current_user
 from sqlalchemy import select
 
 from portal import reminders, staged_uploads
 from portal.accounts.kinds import UnitKind
-from portal.blueprints.common import apply_errors, export_or_queue, render_page, requires, year_arg
+from portal.blueprints.common import apply_errors, export_or_queue, id_arg, render_page, requires, year_arg
 from portal.errors import PermissionDenied, ValidationFailed
 from portal.extensions import db
 from portal.forms.oversight import ConfirmImportForm, FulfilmentUploadForm
@@ -69,18 +69,34 @@ def finance(finance_id):
 
 
 def _overview(finance_id):
-    org = OrgMap()
+    org = OrgMap(under=finance_id)
     node = _finance_in_scope(org, finance_id)
     year, day = year_arg() or current_year() or china_today().year, _day_arg()
-    figures = completion.unit_figures(org.units_of(org.finance_subtree(finance_id)), year, day)
+    subtree = org.finance_subtree(finance_id)
+    # below the province, read the subtree's rows only; the province's are all of them
+    figures = completion.unit_figures(org.units_of(subtree), year, day,
+                                      subtree if node.parent_id in org.nodes else None)
     own = [f for f in figures if org.finance_of(f.node.id) == finance_id]
-    departments = completion.group(own, key=lambda f: f.superior_id or f.node.id,
-                                   label=lambda key: org.nodes[key].name if key in org.nodes else "")
+    # by department head, the units that have not filed with the rest (a form's superior is only
+    # known once it is filed, and is the unit's direct superior, not its department's head)
+    departments = completion.group(own, key=lambda f: org.department_of(f.node.id),
+                                   label=lambda key: org.nodes[key].name)
     own.sort(key=lambda f: (f.canteen_completion is None, f.canteen_completion or 0, f.node.name))
+    units, next_after = _page_after(own, id_arg("after"))
     return render_page("oversight/overview.html", "figures", node=node, trail=_trail(org, node), year=year, day=day,
                        total=completion.total(figures), levels=completion.by_finance(org, finance_id, figures),
-                       departments=sorted(departments, key=lambda t: t.label), units=own,
+                       departments=sorted(departments, key=lambda t: t.label), units=units, own_count=len(own),
+                       next_after=next_after,
                        cities=_by_city(org, figures) if not node.city_code else [], status_labels=STATUS_LABELS)
+
+
+def _page_after(figures, after):
+    """One page of units in the list's order (completion, computed here: no column to page by),
+    starting after the unit `after`; with the unit the next page starts after."""
+    size = current_app.config["PAGE_SIZE"]
+    start = next((index + 1 for index, item in enumerate(figures) if item.node.id == after), 0) if after else 0
+    page = figures[start:start + size]
+    return page, page[-1].node.id if start + size < len(figures) else None
 
 
 def _by_city(org, figures):
@@ -93,7 +109,7 @@ def _by_city(org, figures):
 @bp.get("/units/<int:unit_id>")
 @requires(is_overseer)
 def unit(unit_id):
-    org = OrgMap()
+    org = OrgMap(under=current_user.unit_id)
     if not org.oversees(current_user.unit_id, unit_id):
         abort(404)
     year, day = year_arg() or current_year() or china_today().year, _day_arg()

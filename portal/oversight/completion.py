@@ -17,7 +17,7 @@ from portal.accounts.kinds import UnitKind
 from portal.accounts.models import Account, Unit
 from portal.extensions import db
 from portal.oversight.models import FulfilmentLine
-from portal.reservations.models import Reservation, YearPolicy
+from portal.reservations.models import BudgetUnitAncestor, Reservation, YearPolicy
 from portal.reservations.states import CONFIRMED, FINAL, RETURNED, SUBMITTED
 
 ZERO = Decimal("0.00")
@@ -92,11 +92,27 @@ class Totals(Completion):
         self.members.append(figures)
 
 
-def purchases_on(year, day, unit_ids=None):
+#: up to this many units are read by their ids; more, through the finance departments they answer
+#: to (budget_unit_ancestor), or for the whole province by reading the whole year
+FEW_UNITS = 500
+
+
+def _only(query, column, unit_ids, finance_ids=None):
+    """The query kept to these units' rows (`column` holds the unit id)."""
+    if unit_ids is not None and len(unit_ids) <= FEW_UNITS:
+        return query.where(column.in_(list(unit_ids)))
+    if finance_ids is not None:
+        return (query.join(BudgetUnitAncestor, BudgetUnitAncestor.unit_id == column)
+                .where(BudgetUnitAncestor.ancestor_id.in_(list(finance_ids))))
+    return query
+
+
+def purchases_on(year, day, unit_ids=None, finance_ids=None):
     """unit id -> (as_of, canteen, union): each unit's latest figure of the year up to `day`."""
-    latest = (select(FulfilmentLine.unit_id, func.max(FulfilmentLine.as_of).label("as_of"))
-              .where(FulfilmentLine.year == year, FulfilmentLine.as_of <= day).group_by(FulfilmentLine.unit_id)
-              .subquery())
+    latest = (_only(select(FulfilmentLine.unit_id, func.max(FulfilmentLine.as_of).label("as_of"))
+                    .where(FulfilmentLine.year == year, FulfilmentLine.as_of <= day), FulfilmentLine.unit_id, unit_ids,
+                    finance_ids)
+              .group_by(FulfilmentLine.unit_id).subquery())
     rows = db.session.execute(
         select(FulfilmentLine.unit_id, FulfilmentLine.as_of, FulfilmentLine.canteen_amount,
                FulfilmentLine.union_amount)
@@ -120,21 +136,25 @@ def overdue_reason(status, policy, day):
     return None
 
 
-def unit_figures(nodes, year, day):
-    """UnitFigures for each budget unit node (scope.Node), in the order given."""
+def unit_figures(nodes, year, day, finance_ids=None):
+    """UnitFigures for each budget unit node (scope.Node), in the order given; `finance_ids`, the
+    finance departments they answer to when that is not the whole province, so that a city's
+    roll-up reads the city's rows."""
     ids = {node.id for node in nodes}
     policy = db.session.get(YearPolicy, year)
-    forms = {row.unit_id: row for row in db.session.execute(
+    forms = {row.unit_id: row for row in db.session.execute(_only(
         select(Reservation.unit_id, Reservation.status, Reservation.superior_id, Reservation.reserved_amount,
-               Reservation.union_expected).where(Reservation.year == year)) if row.unit_id in ids}
+               Reservation.union_expected).where(Reservation.year == year), Reservation.unit_id, ids, finance_ids))
+             if row.unit_id in ids}
     opened, used = set(), set()
-    for unit_id, logged_in in db.session.execute(
+    for unit_id, logged_in in db.session.execute(_only(
             select(Account.unit_id, func.max(Account.last_login_at)).join(Unit, Unit.id == Account.unit_id)
-            .where(Account.active.is_(True), Unit.kind == UnitKind.BUDGET_UNIT).group_by(Account.unit_id)):
+            .where(Account.active.is_(True), Unit.kind == UnitKind.BUDGET_UNIT), Account.unit_id, ids, finance_ids)
+            .group_by(Account.unit_id)):
         opened.add(unit_id)
         if logged_in is not None:
             used.add(unit_id)
-    bought = purchases_on(year, day, ids)
+    bought = purchases_on(year, day, ids, finance_ids)
     result = []
     for node in nodes:
         form = forms.get(node.id)

@@ -8,6 +8,7 @@ from sqlalchemy import select
 from portal.accounts.kinds import UnitKind
 from portal.accounts.models import Unit
 from portal.extensions import db
+from portal.reservations.models import BudgetUnitAncestor
 
 
 def is_overseer(account):
@@ -27,41 +28,48 @@ class Node:
 
 
 class OrgMap:
-    """Every finance department and budget unit, with the finance department each budget unit
-    answers to (the nearest one above it)."""
+    """Every finance department, and the budget units (all, or those `under` one finance
+    department's subtree) with the finance department each answers to (the nearest one above it,
+    kept in budget_unit_ancestor as the unit was opened)."""
 
-    def __init__(self):
-        rows = db.session.execute(select(
-            Unit.id, Unit.parent_id, Unit.kind, Unit.name, Unit.city_code, Unit.finance_level, Unit.active,
-        ).where(Unit.kind.in_((UnitKind.FINANCE, UnitKind.BUDGET_UNIT)))).all()
-        self.nodes = {row.id: Node(*row) for row in rows}
-        self._finance_of = {}
+    _COLUMNS = (Unit.id, Unit.parent_id, Unit.kind, Unit.name, Unit.city_code, Unit.finance_level, Unit.active)
+
+    def __init__(self, under=None):
+        self.nodes = {row.id: Node(*row) for row in db.session.execute(
+            select(*self._COLUMNS).where(Unit.kind == UnitKind.FINANCE))}
+        self._below = {}
         for node in self.nodes.values():
-            if node.kind == UnitKind.BUDGET_UNIT:
-                self._finance_of[node.id] = self._nearest_finance(node)
-
-    def _nearest_finance(self, node):
-        seen = set()
-        parent = self.nodes.get(node.parent_id)
-        while parent is not None and parent.kind != UnitKind.FINANCE and parent.id not in seen:
-            seen.add(parent.id)
-            parent = self.nodes.get(parent.parent_id)
-        return parent.id if parent is not None and parent.kind == UnitKind.FINANCE else None
+            self._below.setdefault(node.parent_id, []).append(node)
+        finance_ids = self.finance_subtree(under) if under is not None else list(self.nodes)
+        self._finance_of = {}
+        for *row, finance_id in db.session.execute(
+                select(*self._COLUMNS, BudgetUnitAncestor.ancestor_id)
+                .join(BudgetUnitAncestor, BudgetUnitAncestor.unit_id == Unit.id)
+                .where(Unit.kind == UnitKind.BUDGET_UNIT, BudgetUnitAncestor.ancestor_id.in_(finance_ids))):
+            self.nodes[row[0]] = Node(*row)
+            self._finance_of[row[0]] = finance_id
 
     def finance_of(self, unit_id):
         return self._finance_of.get(unit_id)
 
+    def department_of(self, unit_id):
+        """The department head (主管预算单位) of a budget unit: the budget unit at the top of its
+        department, directly under its finance department (the unit itself when it stands alone)."""
+        node = self.nodes[unit_id]
+        while node.parent_id in self.nodes and self.nodes[node.parent_id].kind == UnitKind.BUDGET_UNIT:
+            node = self.nodes[node.parent_id]
+        return node.id
+
     def finance_children(self, finance_id):
         """The finance departments directly below this one, by name."""
-        return sorted((n for n in self.nodes.values() if n.kind == UnitKind.FINANCE and n.parent_id == finance_id
-                       and n.active), key=lambda n: (n.city_code or "", n.name))
+        return sorted((n for n in self._below.get(finance_id, ()) if n.active),
+                      key=lambda n: (n.city_code or "", n.name))
 
     def finance_subtree(self, finance_id):
         """This finance department's id and those of every finance department below it."""
         found, frontier = {finance_id}, [finance_id]
         while frontier:
-            frontier = [n.id for n in self.nodes.values() if n.kind == UnitKind.FINANCE
-                        and n.parent_id in frontier and n.id not in found]
+            frontier = [n.id for parent in frontier for n in self._below.get(parent, ()) if n.id not in found]
             found.update(frontier)
         return found
 
