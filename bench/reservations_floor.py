@@ -18,10 +18,10 @@ r, u = Reservation.__table__, Unit.__table__
 
 TEMPLATE = """<!doctype html><html lang="zh-CN"><head><meta charset="utf-8"><title>{{ title }}</title></head><body>
 <h1>{{ title }}</h1>
-{% if counts %}<p>{% for status, n in counts %}{{ status }} {{ n }}{{ " · " if not loop.last }}{% endfor %}</p>{% endif %}
-{% for table in tables %}<table><tbody>
-{% for row in table %}<tr>{% for cell in row %}<td>{{ cell if cell is not none else "" }}</td>{% endfor %}</tr>{% endfor %}
-</tbody></table>{% endfor %}
+{% if counts %}<p>{% for status, n in counts %}{{ status }} {{ n }}{{ " · " if not loop.last }}{% endfor %}</p>
+{% endif %}{% for table in tables %}<table><tbody>
+{% for row in table %}<tr>{% for cell in row %}<td>{{ cell if cell is not none else "" }}</td>{% endfor %}</tr>
+{% endfor %}</tbody></table>{% endfor %}
 </body></html>"""
 
 

@@ -76,8 +76,8 @@ def _fill(bind):
     sources = [
         sa.select(member.c.ancestor_id, sa.literal(0), sa.literal("units"), sa.func.count())
         .group_by(member.c.ancestor_id),
-        sa.select(member.c.ancestor_id, form.c.year, key, sa.func.count()).join(form, form.c.unit_id == member.c.unit_id)
-        .group_by(member.c.ancestor_id, form.c.year, key),
+        sa.select(member.c.ancestor_id, form.c.year, key, sa.func.count())
+        .join(form, form.c.unit_id == member.c.unit_id).group_by(member.c.ancestor_id, form.c.year, key),
         sa.select(form.c.superior_id, form.c.year, sa.literal("to_confirm"), sa.func.count())
         .where(form.c.status == "submitted", form.c.superior_id.is_not(None)).group_by(form.c.superior_id, form.c.year),
         sa.select(form.c.finance_id, form.c.year, sa.literal("to_finalize"), sa.func.count())
