@@ -6,6 +6,14 @@ import os
 
 bind = os.environ.get("BIND", "127.0.0.1:8000")
 workers = int(os.environ.get("WEB_CONCURRENCY", "4"))
+# Threads rather than one request per process (python -m bench.load, 2026-11-30, README "Load"):
+# for 1,000 people on 2 cores, 4 workers of 2 threads served 34.1 requests/s at 17.2 ms of worker
+# CPU a request where 4 sync workers served 17.6 at 25.8 ms (fewer processes switching on two
+# cores, and kept-alive connections); 2 workers of 4 threads did the same (34.3, 16.8 ms) in half
+# the memory (309 MB against 603). A request waits on PostgreSQL for part of its time, which a
+# second thread fills.
+worker_class = "gthread"
+threads = 2
 # A voucher upload over a slow line, or a confirmation sheet, is well within this.
 timeout = 60
 

@@ -21,6 +21,7 @@ printed is one JSON object.
 import argparse
 import json
 import random
+import runpy
 import shutil
 import statistics
 import subprocess
@@ -70,6 +71,8 @@ def parse_args(argv):
     if args.quick:
         args.users, args.duration, args.records, args.warmup = 100, 20, 20_000, 5
     args.records = args.records or (100_000 if args.fault else 1_000_000)
+    if args.worker_class == "sync" and args.threads is None:
+        args.threads = 1  # gunicorn turns sync workers with threads (gunicorn.conf.py's 2) into gthread
     if args.fault and (args.keep or args.database_url):
         parser.error("--fault runs on a cluster of its own, made and removed by the bench")
     return args
@@ -261,8 +264,10 @@ def run(args):
         prepare_database(url, args.keep)
     folder, keys = state_folder(url, args.keep and not args.fault)
     app = bench_app(url, folder, keys)
+    served = runpy.run_path(str(ROOT / "gunicorn.conf.py"))
     result = {"users": args.users, "think_s": args.think, "workers": args.workers,
-              "worker_class": args.worker_class or "sync", "threads": args.threads, "fault": args.fault,
+              "worker_class": args.worker_class or served.get("worker_class", "sync"),
+              "threads": args.threads or served.get("threads", 1), "fault": args.fault,
               "commit": commit_of_checkout(), "load_average_before": load_average()}
     started = time.perf_counter()
     with app.app_context():

@@ -1,12 +1,15 @@
 """gunicorn settings for `bench.load --profile DIR`: production's gunicorn.conf.py, and cProfile
-around every request a worker handles (pre_request to post_request, so that the idle loop and the
-warm-up at start are left out), written to DIR/worker-PID.prof when the worker stops.
+around every request a worker handles (pre_request to post_request, so that the idle loop is left
+out), written to DIR/worker-PID.prof when the worker stops. It counts CPU time (process_time), not
+wall time: on a shared machine a worker waits for a core, and wall time would blame whatever it
+was doing when it lost the core.
 
 Profiling roughly doubles a request's CPU: the run's figures are for finding where the time goes,
 not for the JSON line's targets.
 """
 import cProfile
 import os
+import time
 from pathlib import Path
 
 _production = {}
@@ -18,7 +21,7 @@ PROFILE_DIR = Path(os.environ["BENCH_PROFILE_DIR"])
 
 def post_worker_init(worker):
     _production["post_worker_init"](worker)
-    worker.bench_profile = cProfile.Profile()
+    worker.bench_profile = cProfile.Profile(time.process_time)
 
 
 def pre_request(worker, req):

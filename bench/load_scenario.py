@@ -70,7 +70,7 @@ class Person(FastHttpUser):
             headers["X-CSRFToken"] = self.token
         with self.client.request(method, path, name=name, data=data, headers=headers, allow_redirects=False,
                                  catch_response=True) as answer:
-            fresh = COOKIE.search(answer.headers.get("set-cookie") or "")
+            fresh = COOKIE.search((answer.headers or {}).get("set-cookie") or "")  # no headers: no answer
             if fresh:
                 self.cookie = fresh.group(1)
             if answer.status_code == expect:
