@@ -10,15 +10,17 @@ process's first sheet, after WeasyPrint is imported (weasyprint_import_ms, paid 
 or at worker start through sheets.warm_up()); first_sheet_cold_ms is the two together. After two
 more untimed sheets, the sheets are timed interleaved with the floor (bench/sheet_floor.py: a
 minimal HTML document of the same text in the same font, page and tables, drawn by WeasyPrint
-alone), one of each in turn: sheet_floor_ratio is p50 sheet ÷ p50 floor, and load_average the
-1-minute load at the start and end of that part. submit_before_* and submit_after_* time whole
-step-3 requests through the app with the sheet drawn in the request (as before commit c0fe018)
-and queued for the worker (as now), interleaved in the same run; worker_sheet_* is the worker's
-time per queued sheet; floor_healthz_* a bare request through the same stack (see
-bench/submission.py). Wall times follow the machine's load; the CPU times (*_cpu_*) and the
-ratios less so. The last line printed is one JSON object.
+alone), one of each in turn, each from a collected heap and charged with its own garbage:
+sheet_floor_ratio is p50 sheet ÷ p50 floor, and load_average the 1-minute load at the start and
+end of that part. submit_before_* and submit_after_* time whole step-3 requests through the app
+with the sheet drawn in the request (as before commit c0fe018) and queued for the worker (as
+now), interleaved in the same run; worker_sheet_* is the worker's time per queued sheet;
+floor_healthz_* a bare request through the same stack (see bench/submission.py). Wall times
+follow the machine's load; the CPU times (*_cpu_*) and the ratios less so. The last line printed
+is one JSON object.
 """
 import argparse
+import gc
 import json
 import os
 import shutil
@@ -75,7 +77,11 @@ def time_sheets_and_floor(app, reservation, actor, rounds):
     """The first sheet of the process, then `rounds` sheets through make_sheet and as many floor
     PDFs (bench.sheet_floor: the same text in the same font and tables, bare WeasyPrint), one of
     each in turn, alternating which goes first, so that the machine's load falls on both alike.
-    Returns the figures, the last sheet made and the floor's PDF."""
+    Each starts from a collected heap (untimed) and is charged with collecting its own garbage:
+    make_sheet collects after its render (portal/pdf.py), the floor's time includes a
+    gc.collect(1) after it. Without this, each sheet's collection also freed what the floor drawn
+    before it had left (10 ms instead of 6 by itself), and a full pass over the process's heap
+    fell in whichever came next. Returns the figures, the last sheet made and the floor's PDF."""
     from portal import pdf
     from portal.reservations import sheets
 
@@ -100,11 +106,13 @@ def time_sheets_and_floor(app, reservation, actor, rounds):
     cpu = {"sheet": [], "floor": []}
     for round_number in range(rounds):
         for kind in ("sheet", "floor") if round_number % 2 == 0 else ("floor", "sheet"):
+            gc.collect()  # untimed
             started, started_cpu = time.perf_counter(), time.process_time()
             if kind == "sheet":
                 made.append(one_sheet())
             else:
                 floor_pdf = draw_floor(floor_doc)
+                gc.collect(1)
             wall[kind].append((time.perf_counter() - started) * 1000)
             cpu[kind].append((time.process_time() - started_cpu) * 1000)
     load_end = os.getloadavg()[0]
