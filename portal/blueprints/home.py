@@ -64,9 +64,9 @@ def _reservation_work(account):
         work["mine"] = db.session.scalar(select(Reservation).where(Reservation.unit_id == account.unit_id,
                                                                    Reservation.year == year))
         if reservation_scope.has_subordinates(account.unit):
-            work["to_confirm"] = len(reservation_queries.awaiting_superior(account, year))
+            work["to_confirm"] = reservation_queries.to_confirm_count(account, year)
     else:
-        work["to_finalize"] = len(reservation_queries.awaiting_finance(account, year))
+        work["to_finalize"] = reservation_queries.to_finalize_count(account, year)
     return work
 
 
