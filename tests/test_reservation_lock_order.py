@@ -16,7 +16,9 @@ HELD = text("SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND class
 
 
 @pytest.mark.postgres_only
-def test_writing_a_form_takes_the_trail_lock_first(app, tree):
+def test_writing_a_form_takes_the_trail_lock_first(app, tree, is_postgres):
+    if not is_postgres:
+        pytest.skip("needs PostgreSQL: TEST_DATABASE_URL=postgresql+psycopg://…")
     with app.app_context():
         form = make_reservation(tree)
         db.session.commit()
