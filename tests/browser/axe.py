@@ -7,14 +7,23 @@ govern. The app never serves the file.
 """
 from pathlib import Path
 
+from playwright.sync_api import expect
+
 AXE_SOURCE = (Path(__file__).parent / "vendor" / "axe.min.js").read_text(encoding="utf-8")
 
 #: the impacts a person is stopped by; "minor" and "moderate" are reported by axe but not failed here
 BLOCKING = ("serious", "critical")
 
 
+#: classes htmx puts on elements while a request, swap or settle is under way; during the settle the
+#: new content briefly carries the old element's classes (htmx-request dims the buttons to .65)
+HTMX_BUSY = ".htmx-request, .htmx-swapping, .htmx-settling, .htmx-added"
+
+
 def violations(page):
-    """axe's violations on the page as it is now (the whole document, every rule axe enables by default)."""
+    """axe's violations on the page once htmx has settled (the whole document, every rule axe enables by
+    default)."""
+    expect(page.locator(HTMX_BUSY)).to_have_count(0)  # a locator, as wait_for_function evals (CSP)
     if not page.evaluate("typeof window.axe === 'object'"):
         page.evaluate(AXE_SOURCE)
     return page.evaluate("""async () => {
