@@ -13,7 +13,7 @@ from portal.blueprints.common import apply_errors, export_or_queue, id_arg, rend
 from portal.errors import PermissionDenied, ValidationFailed
 from portal.extensions import db
 from portal.forms.oversight import ConfirmImportForm, FulfilmentUploadForm
-from portal.oversight import completion, exports, fulfilment_import
+from portal.oversight import completion, exports, fulfilment_import, rollup
 from portal.oversight.models import FulfilmentImport, FulfilmentLine
 from portal.oversight.scope import OrgMap, is_overseer
 from portal.oversight.workbook_template import template_workbook
@@ -69,40 +69,30 @@ def finance(finance_id):
 
 
 def _overview(finance_id):
-    org = OrgMap(under=finance_id)
+    """The roll-up is summed in SQL (oversight.rollup): the page reads a few rows per finance
+    department, city, department and form state, and the fifty units it shows, however many
+    units the subtree holds."""
+    org = OrgMap(under=finance_id, units=False)
     node = _finance_in_scope(org, finance_id)
     year, day = year_arg() or current_year() or china_today().year, _day_arg()
-    subtree = org.finance_subtree(finance_id)
     # below the province, read the subtree's rows only; the province's are all of them
-    figures = completion.unit_figures(org.units_of(subtree), year, day,
-                                      subtree if node.parent_id in org.nodes else None)
-    own = [f for f in figures if org.finance_of(f.node.id) == finance_id]
+    whole = node.parent_id not in org.nodes
+    cells = rollup.cells(org.finance_subtree(finance_id), finance_id, year, day, whole=whole)
     # by department head, the units that have not filed with the rest (a form's superior is only
     # known once it is filed, and is the unit's direct superior, not its department's head)
-    departments = completion.group(own, key=lambda f: org.department_of(f.node.id),
-                                   label=lambda key: org.nodes[key].name)
-    own.sort(key=lambda f: (f.canteen_completion is None, f.canteen_completion or 0, f.node.name))
-    units, next_after = _page_after(own, id_arg("after"))
+    departments = rollup.departments(cells, finance_id)
+    units, next_after = rollup.own_page(finance_id, year, day, id_arg("after"), current_app.config["PAGE_SIZE"],
+                                        whole=whole)
     return render_page("oversight/overview.html", "figures", node=node, trail=_trail(org, node), year=year, day=day,
-                       total=completion.total(figures), levels=completion.by_finance(org, finance_id, figures),
-                       departments=sorted(departments, key=lambda t: t.label), units=units, own_count=len(own),
+                       total=rollup.total(cells), levels=rollup.by_finance(org, finance_id, cells),
+                       departments=departments, units=units, own_count=sum(t.units for t in departments),
                        next_after=next_after,
-                       cities=_by_city(org, figures) if not node.city_code else [], status_labels=STATUS_LABELS)
+                       cities=_by_city(cells) if not node.city_code else [], status_labels=STATUS_LABELS)
 
 
-def _page_after(figures, after):
-    """One page of units in the list's order (completion, computed here: no column to page by),
-    starting after the unit `after`; with the unit the next page starts after."""
-    size = current_app.config["PAGE_SIZE"]
-    start = next((index + 1 for index, item in enumerate(figures) if item.node.id == after), 0) if after else 0
-    page = figures[start:start + size]
-    return page, page[-1].node.id if start + size < len(figures) else None
-
-
-def _by_city(org, figures):
+def _by_city(cells):
     names = dict(db.session.execute(select(GuangdongCity.code, GuangdongCity.name)).all())
-    rows = completion.group(figures, key=lambda f: f.node.city_code or "",
-                            label=lambda code: names.get(code, "省级"))
+    rows = rollup.group(cells, key=lambda cell: cell.city_code or "", label=lambda code: names.get(code, "省级"))
     return sorted(rows, key=lambda t: t.key)
 
 

@@ -117,6 +117,8 @@ def purchases_on(year, day, unit_ids=None, finance_ids=None):
         select(FulfilmentLine.unit_id, FulfilmentLine.as_of, FulfilmentLine.canteen_amount,
                FulfilmentLine.union_amount)
         .join(latest, (latest.c.unit_id == FulfilmentLine.unit_id) & (latest.c.as_of == FulfilmentLine.as_of))
+        # a day from 1 January to 31 March can hold lines of this year and of the year before
+        .where(FulfilmentLine.year == year)
         .order_by(FulfilmentLine.id))
     # the newest import of a day wins: rows come oldest first
     found = {row.unit_id: (row.as_of, row.canteen_amount, row.union_amount) for row in rows}
@@ -190,17 +192,21 @@ def total(figures, label="合计"):
     return result
 
 
+def finance_levels(org, finance_id):
+    """Empty Totals for the units answering to `finance_id` itself (key = finance_id) and for each
+    active finance department directly below it, by name; with, for every finance department of
+    those subtrees, the child it counts under. A unit of an inactive child counts as the own level's."""
+    below = org.finance_children(finance_id)
+    owner = {member: child.id for child in below for member in org.finance_subtree(child.id)}
+    own = Totals(key=finance_id, label=org.nodes[finance_id].name + "（本级）")
+    return own, {child.id: Totals(key=child.id, label=child.name) for child in below}, owner
+
+
 def by_finance(org, finance_id, figures):
     """One Totals per finance department directly below `finance_id`, each over its whole subtree,
     and one for the units answering to `finance_id` itself (key = finance_id)."""
-    below = org.finance_children(finance_id)
-    owner = {}
-    for child in below:
-        for member in org.finance_subtree(child.id):
-            owner[member] = child.id
-    rows = {child.id: Totals(key=child.id, label=child.name) for child in below}
-    own = Totals(key=finance_id, label=org.nodes[finance_id].name + "（本级）")
+    own, rows, owner = finance_levels(org, finance_id)
     for item in figures:
         target = owner.get(org.finance_of(item.node.id))
         (rows[target] if target is not None else own).add(item)
-    return [own] + [rows[child.id] for child in below]
+    return [own, *rows.values()]

@@ -30,18 +30,21 @@ class Node:
 class OrgMap:
     """Every finance department, and the budget units (all, or those `under` one finance
     department's subtree) with the finance department each answers to (the nearest one above it,
-    kept in budget_unit_ancestor as the unit was opened)."""
+    kept in budget_unit_ancestor as the unit was opened). With `units=False`, the finance
+    departments alone: enough for the levels and the breadcrumb of a roll-up read in SQL."""
 
     _COLUMNS = (Unit.id, Unit.parent_id, Unit.kind, Unit.name, Unit.city_code, Unit.finance_level, Unit.active)
 
-    def __init__(self, under=None):
+    def __init__(self, under=None, *, units=True):
         self.nodes = {row.id: Node(*row) for row in db.session.execute(
             select(*self._COLUMNS).where(Unit.kind == UnitKind.FINANCE))}
         self._below = {}
         for node in self.nodes.values():
             self._below.setdefault(node.parent_id, []).append(node)
-        finance_ids = self.finance_subtree(under) if under is not None else list(self.nodes)
         self._finance_of = {}
+        if not units:
+            return
+        finance_ids = self.finance_subtree(under) if under is not None else list(self.nodes)
         for *row, finance_id in db.session.execute(
                 select(*self._COLUMNS, BudgetUnitAncestor.ancestor_id)
                 .join(BudgetUnitAncestor, BudgetUnitAncestor.unit_id == Unit.id)

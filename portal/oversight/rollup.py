@@ -1,0 +1,255 @@
+"""Completion summed in the database, for the oversight pages of a finance department with tens of
+thousands of budget units below it.
+
+The figures are completion.unit_figures' (a form's state and its reserved share once finance
+confirmed it, the unit's accounts, its latest 832 figure of the year on the day), but read as
+one row per unit inside SQL and summed there: `cells` groups them by finance department, city,
+department head (for the units answering to the page's own finance department) and form state,
+a few rows per group however many units it holds. The roll-ups (total, each finance level with
+the levels below it, each city, each department) are added up from those cells, and the page's
+own units are ordered by completion in SQL, so that only the fifty shown become UnitFigures.
+"""
+from dataclasses import dataclass
+from decimal import Decimal
+
+from sqlalchemy import BigInteger, Numeric, and_, case, func, literal, or_, select, tuple_, type_coerce
+from sqlalchemy.orm import aliased
+
+from portal.accounts.kinds import UnitKind
+from portal.accounts.models import Account, Unit
+from portal.extensions import db
+from portal.oversight.completion import FILED, ZERO, Totals, UnitFigures, finance_levels, overdue_reason
+from portal.oversight.models import FulfilmentLine
+from portal.oversight.scope import Node
+from portal.reservations.models import BudgetUnitAncestor, Reservation, YearPolicy
+from portal.reservations.states import CONFIRMED, FINAL
+
+
+@dataclass
+class Cell:
+    """The units of one finance department, city, department (own level only) and form state."""
+
+    finance_id: int
+    city_code: str | None
+    department_id: int | None
+    status: str | None
+    units: int
+    accounts_opened: int
+    accounts_used: int
+    reserved_canteen: Decimal
+    reserved_union: Decimal
+    bought_canteen: Decimal
+    bought_union: Decimal
+    overdue: bool = False
+
+
+def _sqlite():
+    return db.engine.dialect.name == "sqlite"
+
+
+def _within(query, column, finance_ids, unit_ids):
+    """The query kept to the rows of these units, or of the units answering to these finance
+    departments (None: the whole province, every row)."""
+    if unit_ids is not None:
+        return query.where(column.in_(list(unit_ids)))
+    if finance_ids is None:
+        return query
+    link = aliased(BudgetUnitAncestor)
+    return query.join(link, link.unit_id == column).where(link.ancestor_id.in_(list(finance_ids)))
+
+
+def _join_newest_line(query, year, day, finance_ids, unit_ids):
+    """The query with each unit's newest 832 line of the year on or before the day (of one day's,
+    the last imported) outer-joined as the returned alias. On SQLite one step down the index on
+    year, unit and day per unit: its planner, taking a city's units for a handful, would otherwise
+    scan the whole joined list once per unit. On PostgreSQL ranked in one pass and hash-joined: a
+    subquery per unit costs it a plan node each and, with the cost estimated, JIT compilation."""
+    line, newest = aliased(FulfilmentLine), aliased(FulfilmentLine)
+    if _sqlite():
+        first = (select(newest.id).where(newest.unit_id == Unit.id, newest.year == year, newest.as_of <= day)
+                 .order_by(newest.as_of.desc(), newest.id.desc()).limit(1).correlate(Unit).scalar_subquery())
+        return query.outerjoin(line, line.id == first), line
+    ranked = _within(select(newest.id, newest.unit_id, func.row_number().over(
+        partition_by=newest.unit_id, order_by=(newest.as_of.desc(), newest.id.desc())).label("rank"))
+        .where(newest.year == year, newest.as_of <= day), newest.unit_id, finance_ids, unit_ids).subquery()
+    first = select(ranked.c.unit_id, ranked.c.id).where(ranked.c.rank == 1).subquery()
+    return query.outerjoin(first, first.c.unit_id == Unit.id).outerjoin(line, line.id == first.c.id), line
+
+
+def _department(query, own_id):
+    """The query with the department head of each unit answering to `own_id` itself (the budget
+    unit at the top of its department, directly under `own_id`), None for the levels below; on
+    SQLite looked up per unit, on PostgreSQL hash-joined (as _join_newest_line)."""
+    link, head = aliased(BudgetUnitAncestor), aliased(Unit)
+    heads = (select(link.ancestor_id).join(head, head.id == link.ancestor_id)
+             .where(head.parent_id == own_id, head.kind == UnitKind.BUDGET_UNIT))
+    if _sqlite():
+        return query, heads.where(link.unit_id == Unit.id).correlate(Unit).scalar_subquery()
+    heads = heads.add_columns(link.unit_id).subquery()
+    return query.outerjoin(heads, heads.c.unit_id == Unit.id), heads.c.ancestor_id
+
+
+def _units(finance_ids, year, day, *, whole, own_id=None, accounts=True, unit_ids=None):
+    """One row per active budget unit answering to any of `finance_ids` (or of `unit_ids` among
+    them): its finance department, form, accounts and newest 832 figure on `day`, and with
+    `own_id` the department head of the units answering to that finance department itself.
+    `whole`: the finance departments are the whole province, whose accounts and lines are all read."""
+    finance = aliased(BudgetUnitAncestor)
+    scope = None if whole else finance_ids
+    final = Reservation.status == FINAL
+    query = (select(Unit.id, Unit.parent_id, Unit.kind, Unit.name, Unit.city_code, Unit.finance_level, Unit.active,
+                    finance.ancestor_id.label("finance_id"), Reservation.status, Reservation.superior_id,
+                    case((final, Reservation.reserved_amount)).label("reserved_canteen"),
+                    case((final, Reservation.union_expected)).label("reserved_union"))
+             .select_from(Unit).join(finance, finance.unit_id == Unit.id)
+             .outerjoin(Reservation, and_(Reservation.unit_id == Unit.id, Reservation.year == year))
+             .where(finance.ancestor_id.in_(list(finance_ids)), Unit.kind == UnitKind.BUDGET_UNIT,
+                    Unit.active.is_(True)))
+    if unit_ids is not None:
+        query = query.where(Unit.id.in_(list(unit_ids)))
+    query, line = _join_newest_line(query, year, day, scope, unit_ids)
+    query = query.add_columns(line.as_of.label("bought_as_of"), line.canteen_amount.label("bought_canteen"),
+                              line.union_amount.label("bought_union"))
+    if accounts:
+        logins = _within(select(Account.unit_id, func.max(Account.last_login_at).label("logged_in"))
+                         .where(Account.active.is_(True)), Account.unit_id, scope, unit_ids)
+        logins = logins.group_by(Account.unit_id).subquery()
+        query = (query.outerjoin(logins, logins.c.unit_id == Unit.id)
+                 .add_columns(logins.c.unit_id.label("account_unit_id"), logins.c.logged_in))
+    if own_id is not None:
+        query, department = _department(query, own_id)
+        query = query.add_columns(case((finance.ancestor_id == own_id, department)).label("department_id"))
+    return query.subquery()
+
+
+def cells(finance_ids, own_id, year, day, *, whole):
+    """The Cells of the units answering to `finance_ids` (a finance department's subtree), each
+    marked overdue or not under the year's deadlines on `day`."""
+    units = _units(finance_ids, year, day, whole=whole, own_id=own_id)
+    keys = (units.c.finance_id, units.c.city_code, units.c.department_id, units.c.status)
+    rows = db.session.execute(
+        select(*keys, func.count(), func.count(units.c.account_unit_id), func.count(units.c.logged_in),
+               func.sum(units.c.reserved_canteen), func.sum(units.c.reserved_union),
+               func.sum(units.c.bought_canteen), func.sum(units.c.bought_union))
+        .group_by(*keys)).all()
+    policy = db.session.get(YearPolicy, year)
+    found = []
+    for row in rows:
+        cell = Cell(*row[:7], *(amount or ZERO for amount in row[7:]))
+        cell.overdue = overdue_reason(cell.status, policy, day) is not None
+        found.append(cell)
+    return found
+
+
+def add(totals, cell):
+    """The cell's units counted into the totals (Totals.add, for a group of units at once)."""
+    totals.units += cell.units
+    totals.accounts_opened += cell.accounts_opened
+    totals.accounts_used += cell.accounts_used
+    totals.filed += cell.units if cell.status in FILED else 0
+    totals.confirmed += cell.units if cell.status in (CONFIRMED, FINAL) else 0
+    totals.final += cell.units if cell.status == FINAL else 0
+    totals.overdue += cell.units if cell.overdue else 0
+    totals.reserved_canteen += cell.reserved_canteen
+    totals.reserved_union += cell.reserved_union
+    totals.bought_canteen += cell.bought_canteen
+    totals.bought_union += cell.bought_union
+    return totals
+
+
+def total(found, label="合计"):
+    result = Totals(label=label)
+    for cell in found:
+        add(result, cell)
+    return result
+
+
+def group(found, key, label):
+    """Totals per key(cell), labelled by label(key), in order of first appearance."""
+    groups = {}
+    for cell in found:
+        k = key(cell)
+        if k not in groups:
+            groups[k] = Totals(key=k, label=label(k))
+        add(groups[k], cell)
+    return list(groups.values())
+
+
+def by_finance(org, finance_id, found):
+    """completion.by_finance over cells: the units of `finance_id` itself, then one row per
+    finance department directly below it over its whole subtree."""
+    own, rows, owner = finance_levels(org, finance_id)
+    for cell in found:
+        target = owner.get(cell.finance_id)
+        add(rows[target] if target is not None else own, cell)
+    return [own, *rows.values()]
+
+
+def departments(found, finance_id):
+    """本级按主管部门: the units of `finance_id` itself by department head, by name."""
+    mine = [cell for cell in found if cell.finance_id == finance_id]
+    names = dict(db.session.execute(select(Unit.id, Unit.name).where(
+        Unit.id.in_({cell.department_id for cell in mine}))).all()) if mine else {}
+    rows = group(mine, key=lambda cell: cell.department_id, label=lambda key: names.get(key, ""))
+    return sorted(rows, key=lambda t: (t.label, t.key))
+
+
+# --- the own units, a page at a time, in completion order ------------------------------------------
+
+def _hundredths(bought, reserved):
+    """round-half-even(bought × 10000 ÷ reserved) exactly, as completion.ratio's percent to 0.01
+    × 100: integer division on SQLite (money is fen there), div/mod of numerics on PostgreSQL."""
+    if db.engine.dialect.name == "sqlite":
+        bought, reserved = type_coerce(bought, BigInteger()), type_coerce(reserved, BigInteger())
+        scaled = bought * literal(10000, BigInteger())
+        quotient, remainder = scaled.op("/")(reserved), scaled.op("%")(reserved)
+    else:
+        bought, reserved = type_coerce(bought, Numeric()), type_coerce(reserved, Numeric())
+        scaled = bought * literal(10000, BigInteger())
+        quotient, remainder = func.div(scaled, reserved), func.mod(scaled, reserved)
+    twice = remainder * literal(2, BigInteger())
+    return quotient + case((twice > reserved, 1), (twice == reserved, quotient.op("%")(2) if
+                                                   db.engine.dialect.name == "sqlite" else func.mod(quotient, 2)),
+                           else_=0)
+
+
+def _order(units):
+    """completion's order of the own units list: those with nothing reserved last, then by
+    canteen completion, name (by code point, as Python sorts) and id."""
+    reserved = units.c.reserved_canteen
+    missing = case((or_(reserved.is_(None), reserved == 0), 1), else_=0)
+    ratio = case((missing == 1, 0), else_=_hundredths(func.coalesce(units.c.bought_canteen, 0), reserved))
+    name = units.c.name if db.engine.dialect.name == "sqlite" else units.c.name.collate("C")
+    return missing, ratio, name, units.c.id
+
+
+def own_page(finance_id, year, day, after, size, *, whole):
+    """One page of `size` UnitFigures of the units answering to `finance_id` itself, in completion
+    order, starting after the unit `after` (from the start when it is not on the list); with the
+    unit the next page starts after, or None on the last page. The order reads forms and 832 lines
+    only; the page's units are then read whole, by id."""
+    keys = _units([finance_id], year, day, whole=whole, accounts=False)
+    order = _order(keys)
+    query = select(keys.c.id).order_by(*order).limit(size + 1)
+    if after:
+        start = db.session.execute(select(*order).where(keys.c.id == after)).first()
+        if start is not None:
+            query = query.where(tuple_(*order) > tuple_(*(literal(value) for value in start)))
+    ids = db.session.scalars(query).all()
+    shown = ids[:size]
+    units = _units([finance_id], year, day, whole=whole, unit_ids=shown) if shown else None
+    rows = {row.id: row for row in db.session.execute(select(units))} if shown else {}
+    policy = db.session.get(YearPolicy, year)
+    page = [_figures(rows[unit_id], policy, day) for unit_id in shown]
+    return page, page[-1].node.id if len(ids) > size else None
+
+
+def _figures(row, policy, day):
+    node = Node(row.id, row.parent_id, row.kind, row.name, row.city_code, row.finance_level, row.active)
+    figures = UnitFigures(node=node, status=row.status, superior_id=row.superior_id,
+                          reserved_canteen=row.reserved_canteen or ZERO, reserved_union=row.reserved_union or ZERO,
+                          bought_canteen=row.bought_canteen or ZERO, bought_union=row.bought_union or ZERO,
+                          bought_as_of=row.bought_as_of, has_account=row.account_unit_id is not None,
+                          used_account=row.logged_in is not None)
+    figures.overdue = overdue_reason(figures.status, policy, day) if node.active else None
+    return figures
