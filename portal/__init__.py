@@ -63,6 +63,7 @@ def _init_sqlite(app):
 def _init_login(app):
     from portal.accounts.sessions import resolve_under_policy
     from portal.blueprints import second_factor
+    from portal.blueprints.common import commit_keeping_loaded
 
     login_manager.init_app(app)
     login_manager.login_view = "auth.login"
@@ -75,7 +76,9 @@ def _init_login(app):
     def load_account(account_id):
         login_session = resolve_under_policy(session.get("sid"), app.config)
         if db.session.dirty or db.session.new:
-            db.session.commit()  # a touch, or an ended session and its audit row; nothing else is pending this early
+            # a touch, or an ended session and its audit row; nothing else is pending this early, and
+            # the session, account and unit just read stay loaded (expired, each would be read again)
+            commit_keeping_loaded()
         if login_session is None or str(login_session.account_id) != account_id:
             session.pop("sid", None)
             return None

@@ -57,6 +57,11 @@ SETTINGS = (
 SETTINGS_BY_KEY = {setting.key: setting for setting in SETTINGS}
 
 
+def stored_setting(key):
+    """The stored value of one setting (NULL when unset), as a subquery to read beside other rows."""
+    return select(SecuritySetting.value).where(SecuritySetting.key == key).scalar_subquery()
+
+
 def current_settings(config):
     """Every setting's value now: the stored one, or the environment's default."""
     stored = dict(db.session.execute(select(SecuritySetting.key, SecuritySetting.value)).all())

@@ -2,12 +2,13 @@
 import hashlib
 import secrets
 from datetime import timedelta
+from functools import cache
 
-from sqlalchemy import select, update
+from sqlalchemy import bindparam, select, update
 from sqlalchemy.orm import joinedload
 
 from portal import audit
-from portal.accounts.models import Account, LoginSession
+from portal.accounts.models import Account, LoginSession, Unit
 from portal.clock import utcnow
 from portal.extensions import db
 
@@ -29,16 +30,50 @@ def start_session(account, *, ip=None, now=None, second_factor_pending=False):
     return token
 
 
+#: the account, its unit and the unit's city come with the session: every request reads them
+#: (rules, menus, header)
+_WITH_ACCOUNT = joinedload(LoginSession.account).joinedload(Account.unit).joinedload(Unit.city)
+#: built once, so that each request binds a token instead of building the statement and its cache key
+_BY_TOKEN = select(LoginSession).where(LoginSession.token_hash == bindparam("token_hash")).options(_WITH_ACCOUNT)
+
+
 def resolve_session(token, *, idle, absolute, now=None):
     """Return the live session for a token, ending it if a timeout has passed."""
     if not token:
         return None
-    now = now or utcnow()
-    # Every request needs the account and its unit (rules, menus): one query for the three.
-    login_session = db.session.scalar(
-        select(LoginSession).where(LoginSession.token_hash == _hash(token))
-        .options(joinedload(LoginSession.account).joinedload(Account.unit)))
-    if login_session is None or login_session.ended_at is not None:
+    login_session = db.session.scalar(_BY_TOKEN, {"token_hash": _hash(token)})
+    return _judge(login_session, idle, absolute, now or utcnow()) if login_session else None
+
+
+def resolve_under_policy(token, config, now=None):
+    """resolve_session under the timeouts the security administrator set (the environment's
+    SESSION_IDLE_MINUTES and SESSION_ABSOLUTE_HOURS when unset), read in the session's own query:
+    this runs on every request, and a policy cached per process would lag in the other workers."""
+    if not token:
+        return None
+    row = db.session.execute(_under_policy(), {"token_hash": _hash(token)}).first()
+    if row is None:
+        return None
+    from portal.accounts.security_admin import SETTINGS_BY_KEY  # it imports this module's models
+
+    login_session, idle_minutes, absolute_minutes = row
+    idle = idle_minutes if idle_minutes is not None else SETTINGS_BY_KEY["session_idle_minutes"].default(config)
+    absolute = (absolute_minutes if absolute_minutes is not None
+                else SETTINGS_BY_KEY["session_absolute_minutes"].default(config))
+    return _judge(login_session, timedelta(minutes=idle), timedelta(minutes=absolute), now or utcnow())
+
+
+@cache
+def _under_policy():
+    """_BY_TOKEN with the two timeouts the security administrator may have stored, built once."""
+    from portal.accounts.security_admin import stored_setting  # it imports this module's models
+
+    return _BY_TOKEN.add_columns(stored_setting("session_idle_minutes"), stored_setting("session_absolute_minutes"))
+
+
+def _judge(login_session, idle, absolute, now):
+    """The session if it is still live (touched once a minute), else None, ended with its audit row."""
+    if login_session.ended_at is not None:
         return None
     for reason, over in (("absolute", now - login_session.created_at > absolute),
                          ("idle", now - login_session.last_seen_at > idle),
@@ -52,17 +87,6 @@ def resolve_session(token, *, idle, absolute, now=None):
     if now - login_session.last_seen_at > TOUCH_INTERVAL:
         login_session.last_seen_at = now
     return login_session
-
-
-def resolve_under_policy(token, config, now=None):
-    """resolve_session under the timeouts the security administrator set (the environment's
-    SESSION_IDLE_MINUTES and SESSION_ABSOLUTE_HOURS when unset)."""
-    if not token:
-        return None
-    from portal.accounts.security_admin import session_limits  # it imports this module's models
-
-    idle, absolute = session_limits(config)
-    return resolve_session(token, idle=idle, absolute=absolute, now=now)
 
 
 EXPIRY_REASONS = {"absolute": "超过会话最长时间", "idle": "长时间未操作", "disabled": "账号或单位已停用"}

@@ -10,6 +10,21 @@ from portal.extensions import db, htmx
 from portal.params import BadValue, parse_id, parse_year
 
 
+def once_per_request(function):
+    """A function of no arguments whose answer is kept for the rest of the request: the menu and the
+    page often ask the same question. Kept in the WSGI environ, which lives exactly one request
+    (g outlives it when a test holds an app context across requests)."""
+    key = f"portal.once.{function.__module__}.{function.__qualname__}"
+
+    @wraps(function)
+    def wrapped():
+        if key not in request.environ:
+            request.environ[key] = function()
+        return request.environ[key]
+
+    return wrapped
+
+
 def requires(rule):
     """Login, then a rule on the account; a failed rule is a 403 (the page exists, not for you)."""
 

@@ -7,6 +7,7 @@ from portal.accounts import rules, security_admin
 from portal.accounts.kinds import AdminRole, UnitKind
 from portal.accounts.lifecycle import previous_login_text
 from portal.accounts.models import Account, Unit
+from portal.blueprints.reservations import confirms_subordinates
 from portal.extensions import db
 from portal.records import rules as record_rules
 from portal.records.periods import missing_current_period
@@ -63,7 +64,7 @@ def _reservation_work(account):
     if reservation_scope.is_budget_unit(account):
         work["mine"] = db.session.scalar(select(Reservation).where(Reservation.unit_id == account.unit_id,
                                                                    Reservation.year == year))
-        if reservation_scope.has_subordinates(account.unit):
+        if confirms_subordinates():
             work["to_confirm"] = reservation_queries.to_confirm_count(account, year)
     else:
         work["to_finalize"] = reservation_queries.to_finalize_count(account, year)

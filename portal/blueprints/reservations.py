@@ -7,7 +7,8 @@ from flask_login import current_user
 from sqlalchemy import select
 
 from portal.blueprints.common import (
-    apply_errors, export_or_queue, fragment, id_arg, load_or_404, render_page, requires, with_toast, year_arg,
+    apply_errors, export_or_queue, fragment, id_arg, load_or_404, once_per_request, render_page, requires, with_toast,
+    year_arg,
 )
 from portal.errors import PermissionDenied, ValidationFailed
 from portal.extensions import db, htmx
@@ -24,11 +25,16 @@ STEPS = {1: "填报预留份额", 2: "核对联系人信息", 3: "确认并提�
 STEP_ENDPOINTS = {1: "reservations.step_figures", 2: "reservations.step_contacts", 3: "reservations.step_confirm"}
 
 
+@once_per_request
+def confirms_subordinates():
+    """Whether the account's unit confirms other units' forms: base.html's menu asks it where it lists
+    a budget unit's entries, and the home page for its queue; one indexed lookup a request."""
+    return scope.has_subordinates(current_user.unit)
+
+
 @bp.app_context_processor
 def reservation_menu():
-    """Whether the menu offers 预留份额信息确认: asked only where base.html lists a budget unit's
-    entries, by one indexed lookup (reading the unit's children loaded every one of them)."""
-    return {"confirms_subordinates": lambda: scope.has_subordinates(current_user.unit)}
+    return {"confirms_subordinates": confirms_subordinates}
 
 
 def _policy(year):
