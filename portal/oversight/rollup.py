@@ -197,20 +197,17 @@ def departments(found, finance_id):
 # --- the own units, a page at a time, in completion order ------------------------------------------
 
 def _hundredths(bought, reserved):
-    """round-half-even(bought × 10000 ÷ reserved) exactly, as completion.ratio's percent to 0.01
-    × 100: integer division on SQLite (money is fen there), div/mod of numerics on PostgreSQL."""
-    if db.engine.dialect.name == "sqlite":
+    """round-half-even(bought × 10000 ÷ reserved), exactly: completion.ratio's percent to 0.01,
+    × 100. Integer division on SQLite (money is fen there), div and mod of numerics on PostgreSQL."""
+    if _sqlite():
         bought, reserved = type_coerce(bought, BigInteger()), type_coerce(reserved, BigInteger())
-        scaled = bought * literal(10000, BigInteger())
-        quotient, remainder = scaled.op("/")(reserved), scaled.op("%")(reserved)
+        divide, modulo = (lambda a, b: a.op("/")(b)), (lambda a, b: a.op("%")(b))
     else:
         bought, reserved = type_coerce(bought, Numeric()), type_coerce(reserved, Numeric())
-        scaled = bought * literal(10000, BigInteger())
-        quotient, remainder = func.div(scaled, reserved), func.mod(scaled, reserved)
-    twice = remainder * literal(2, BigInteger())
-    return quotient + case((twice > reserved, 1), (twice == reserved, quotient.op("%")(2) if
-                                                   db.engine.dialect.name == "sqlite" else func.mod(quotient, 2)),
-                           else_=0)
+        divide, modulo = func.div, func.mod
+    scaled = bought * literal(10000, BigInteger())
+    quotient, twice = divide(scaled, reserved), modulo(scaled, reserved) * literal(2, BigInteger())
+    return quotient + case((twice > reserved, 1), (twice == reserved, modulo(quotient, 2)), else_=0)
 
 
 def _order(units):
@@ -219,7 +216,7 @@ def _order(units):
     reserved = units.c.reserved_canteen
     missing = case((or_(reserved.is_(None), reserved == 0), 1), else_=0)
     ratio = case((missing == 1, 0), else_=_hundredths(func.coalesce(units.c.bought_canteen, 0), reserved))
-    name = units.c.name if db.engine.dialect.name == "sqlite" else units.c.name.collate("C")
+    name = units.c.name if _sqlite() else units.c.name.collate("C")
     return missing, ratio, name, units.c.id
 
 
