@@ -99,7 +99,8 @@ def _by_city(cells):
 @bp.get("/units/<int:unit_id>")
 @requires(is_overseer)
 def unit(unit_id):
-    org = OrgMap(under=current_user.unit_id)
+    org = OrgMap(units=False)
+    org.read_units([unit_id])
     if not org.oversees(current_user.unit_id, unit_id):
         abort(404)
     year, day = year_arg() or current_year() or china_today().year, _day_arg()
@@ -121,7 +122,7 @@ def unit(unit_id):
 # --- the 832 statistics imports ------------------------------------------------------------------
 
 def _imports_page(form, status=200, **extra):
-    org = OrgMap()
+    org = OrgMap(units=False)  # the importing finance departments' names
     imports = db.session.scalars(exports.visible_imports_query(current_user).limit(200)).all()
     return render_page("oversight/imports.html", "content", form=form, imports=imports,
                        names={n.id: n.name for n in org.nodes.values()}, **extra), status
@@ -227,10 +228,11 @@ def error_file(token):
 @bp.get("/imports/<int:import_id>")
 @requires(is_overseer)
 def import_detail(import_id):
-    org = OrgMap()
+    org = OrgMap(units=False)
     made = db.session.get(FulfilmentImport, import_id)
     if made is None or made.finance_id not in org.finance_subtree(current_user.unit_id):
         abort(404)
+    org.read_units(select(FulfilmentLine.unit_id).where(FulfilmentLine.import_id == import_id))
     return render_page("oversight/import_detail.html", "content", made=made, names={n.id: n.name for n in
                                                                                     org.nodes.values()},
                        just_imported=request.args.get("imported") == "1")

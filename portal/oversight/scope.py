@@ -44,13 +44,21 @@ class OrgMap:
         self._finance_of = {}
         if not units:
             return
-        finance_ids = self.finance_subtree(under) if under is not None else list(self.nodes)
-        for *row, finance_id in db.session.execute(
-                select(*self._COLUMNS, BudgetUnitAncestor.ancestor_id)
-                .join(BudgetUnitAncestor, BudgetUnitAncestor.unit_id == Unit.id)
-                .where(Unit.kind == UnitKind.BUDGET_UNIT, BudgetUnitAncestor.ancestor_id.in_(finance_ids))):
+        self._read(self.finance_subtree(under) if under is not None else list(self.nodes))
+
+    def _read(self, finance_ids, unit_ids=None):
+        query = (select(*self._COLUMNS, BudgetUnitAncestor.ancestor_id)
+                 .join(BudgetUnitAncestor, BudgetUnitAncestor.unit_id == Unit.id)
+                 .where(Unit.kind == UnitKind.BUDGET_UNIT, BudgetUnitAncestor.ancestor_id.in_(finance_ids)))
+        if unit_ids is not None:
+            query = query.where(Unit.id.in_(unit_ids))
+        for *row, finance_id in db.session.execute(query):
             self.nodes[row[0]] = Node(*row)
             self._finance_of[row[0]] = finance_id
+
+    def read_units(self, unit_ids):
+        """These budget units (ids, or a select of them) added, with their finance departments."""
+        self._read(list(n.id for n in self.nodes.values() if n.kind == UnitKind.FINANCE), unit_ids)
 
     def finance_of(self, unit_id):
         return self._finance_of.get(unit_id)
