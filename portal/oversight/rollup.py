@@ -3,9 +3,9 @@ thousands of budget units below it.
 
 The figures are completion.unit_figures' (a form's state and its reserved share once finance
 confirmed it, the unit's accounts, its latest 832 figure of the year on the day), but read as
-one row per unit inside SQL and summed there: `cells` groups them by finance department, city,
-department head (for the units answering to the page's own finance department) and form state,
-a few rows per group however many units it holds. The roll-ups (total, each finance level with
+one row per unit inside SQL and summed there: `cells` groups them by finance department, city and
+form state, and at the page's own level by parent too (which names the department), a few rows
+per group however many units it holds. The roll-ups (total, each finance level with
 the levels below it, each city, each department) are added up from those cells, and the page's
 own units are ordered by completion in SQL, so that only the fifty shown become UnitFigures.
 """
@@ -27,11 +27,12 @@ from portal.reservations.states import CONFIRMED, FINAL
 
 @dataclass
 class Cell:
-    """The units of one finance department, city, department (own level only) and form state."""
+    """The units of one finance department, city, form state and, at the page's own level, parent
+    (`member_of`: a unit of their department, which `departments` resolves to its head)."""
 
     finance_id: int
     city_code: str | None
-    department_id: int | None
+    member_of: int | None
     status: str | None
     units: int
     accounts_opened: int
@@ -76,23 +77,12 @@ def _join_newest_line(query, year, day, finance_ids, unit_ids):
     return query.outerjoin(first, first.c.unit_id == Unit.id).outerjoin(line, line.id == first.c.id), line
 
 
-def _department(query, own_id):
-    """The query with the department head of each unit answering to `own_id` itself (the budget
-    unit at the top of its department, directly under `own_id`), None for the levels below; on
-    SQLite looked up per unit, on PostgreSQL hash-joined (as _join_newest_line)."""
-    link, head = aliased(BudgetUnitAncestor), aliased(Unit)
-    heads = (select(link.ancestor_id).join(head, head.id == link.ancestor_id)
-             .where(head.parent_id == own_id, head.kind == UnitKind.BUDGET_UNIT))
-    if _sqlite():
-        return query, heads.where(link.unit_id == Unit.id).correlate(Unit).scalar_subquery()
-    heads = heads.add_columns(link.unit_id).subquery()
-    return query.outerjoin(heads, heads.c.unit_id == Unit.id), heads.c.ancestor_id
-
-
 def _units(finance_ids, year, day, *, whole, own_id=None, accounts=True, unit_ids=None):
     """One row per active budget unit answering to any of `finance_ids` (or of `unit_ids` among
     them): its finance department, form, accounts and newest 832 figure on `day`, and with
-    `own_id` the department head of the units answering to that finance department itself.
+    `own_id`, for the units answering to that finance department itself, `member_of`: the unit
+    itself when it heads its department (stands directly under `own_id`), else its parent, a unit
+    of the same department (the head is looked up for these few ids, not joined to every unit).
     `whole`: the finance departments are the whole province, whose accounts and lines are all read."""
     finance = aliased(BudgetUnitAncestor)
     scope = None if whole else finance_ids
@@ -117,8 +107,8 @@ def _units(finance_ids, year, day, *, whole, own_id=None, accounts=True, unit_id
         query = (query.outerjoin(logins, logins.c.unit_id == Unit.id)
                  .add_columns(logins.c.unit_id.label("account_unit_id"), logins.c.logged_in))
     if own_id is not None:
-        query, department = _department(query, own_id)
-        query = query.add_columns(case((finance.ancestor_id == own_id, department)).label("department_id"))
+        query = query.add_columns(case((finance.ancestor_id != own_id, None), (Unit.parent_id == own_id, Unit.id),
+                                       else_=Unit.parent_id).label("member_of"))
     return query.subquery()
 
 
@@ -126,7 +116,7 @@ def cells(finance_ids, own_id, year, day, *, whole):
     """The Cells of the units answering to `finance_ids` (a finance department's subtree), each
     marked overdue or not under the year's deadlines on `day`."""
     units = _units(finance_ids, year, day, whole=whole, own_id=own_id)
-    keys = (units.c.finance_id, units.c.city_code, units.c.department_id, units.c.status)
+    keys = (units.c.finance_id, units.c.city_code, units.c.member_of, units.c.status)
     rows = db.session.execute(
         select(*keys, func.count(), func.count(units.c.account_unit_id), func.count(units.c.logged_in),
                func.sum(units.c.reserved_canteen), func.sum(units.c.reserved_union),
@@ -186,11 +176,17 @@ def by_finance(org, finance_id, found):
 
 
 def departments(found, finance_id):
-    """本级按主管部门: the units of `finance_id` itself by department head, by name."""
+    """本级按主管部门: the units of `finance_id` itself by department head (the budget unit at the
+    top of the department, directly under `finance_id`), by name."""
     mine = [cell for cell in found if cell.finance_id == finance_id]
-    names = dict(db.session.execute(select(Unit.id, Unit.name).where(
-        Unit.id.in_({cell.department_id for cell in mine}))).all()) if mine else {}
-    rows = group(mine, key=lambda cell: cell.department_id, label=lambda key: names.get(key, ""))
+    link, head = aliased(BudgetUnitAncestor), aliased(Unit)
+    heads = {member: (head_id, name) for member, head_id, name in db.session.execute(
+        select(link.unit_id, head.id, head.name).join(head, head.id == link.ancestor_id)
+        .where(link.unit_id.in_({cell.member_of for cell in mine}), head.parent_id == finance_id,
+               head.kind == UnitKind.BUDGET_UNIT))} if mine else {}
+    rows = group(mine, key=lambda cell: heads.get(cell.member_of), label=lambda key: key[1] if key else "")
+    for row in rows:
+        row.key = row.key[0] if row.key else None
     return sorted(rows, key=lambda t: (t.label, t.key))
 
 
