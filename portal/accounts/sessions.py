@@ -30,18 +30,21 @@ def start_session(account, *, ip=None, now=None, second_factor_pending=False):
     return token
 
 
-#: the account, its unit and the unit's city come with the session: every request reads them
-#: (rules, menus, header)
-_WITH_ACCOUNT = joinedload(LoginSession.account).joinedload(Account.unit).joinedload(Unit.city)
-#: built once, so that each request binds a token instead of building the statement and its cache key
-_BY_TOKEN = select(LoginSession).where(LoginSession.token_hash == bindparam("token_hash")).options(_WITH_ACCOUNT)
+@cache
+def _by_token():
+    """The session of a token with the account, its unit and the unit's city, which every request
+    reads (rules, menus, header). Built once, on first use (building it configures the mappers, which
+    needs every model imported), so that each request binds a token instead of building the
+    statement and its cache key."""
+    return (select(LoginSession).where(LoginSession.token_hash == bindparam("token_hash"))
+            .options(joinedload(LoginSession.account).joinedload(Account.unit).joinedload(Unit.city)))
 
 
 def resolve_session(token, *, idle, absolute, now=None):
     """Return the live session for a token, ending it if a timeout has passed."""
     if not token:
         return None
-    login_session = db.session.scalar(_BY_TOKEN, {"token_hash": _hash(token)})
+    login_session = db.session.scalar(_by_token(), {"token_hash": _hash(token)})
     return _judge(login_session, idle, absolute, now or utcnow()) if login_session else None
 
 
@@ -65,10 +68,10 @@ def resolve_under_policy(token, config, now=None):
 
 @cache
 def _under_policy():
-    """_BY_TOKEN with the two timeouts the security administrator may have stored, built once."""
+    """_by_token() with the two timeouts the security administrator may have stored, built once."""
     from portal.accounts.security_admin import stored_setting  # it imports this module's models
 
-    return _BY_TOKEN.add_columns(stored_setting("session_idle_minutes"), stored_setting("session_absolute_minutes"))
+    return _by_token().add_columns(stored_setting("session_idle_minutes"), stored_setting("session_absolute_minutes"))
 
 
 def _judge(login_session, idle, absolute, now):
