@@ -31,7 +31,8 @@ class OrgMap:
     """Every finance department, and the budget units (all, or those `under` one finance
     department's subtree) with the finance department each answers to (the nearest one above it,
     kept in budget_unit_ancestor as the unit was opened). With `units=False`, the finance
-    departments alone: enough for the levels and the breadcrumb of a roll-up read in SQL."""
+    departments alone (enough for the levels and the breadcrumb of a roll-up read in SQL), to
+    which `read_units` adds the few budget units a page names."""
 
     _COLUMNS = (Unit.id, Unit.parent_id, Unit.kind, Unit.name, Unit.city_code, Unit.finance_level, Unit.active)
 
