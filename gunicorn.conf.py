@@ -16,6 +16,13 @@ worker_class = "gthread"
 threads = 2
 # A voucher upload over a slow line, or a confirmation sheet, is well within this.
 timeout = 60
+# Seconds an idle kept-alive connection stays open. nginx keeps its connections to gunicorn open
+# for its upstream keepalive_timeout (60 s, deploy/nginx/portal.conf): were gunicorn to close one
+# first (its default is 2 s), a request nginx sends down it at that moment gets no answer, and a
+# POST is not retried: a 502 for a form someone saved. bench.load, whose people pause 2-6 s
+# between steps, saw 3 connections reset in 7,524 requests at the default. gthread keeps idle
+# connections in its poller, not in a thread, so holding them costs next to nothing.
+keepalive = 75
 
 
 def post_worker_init(worker):

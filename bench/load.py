@@ -213,6 +213,11 @@ def figures(results, measured, requests_by_gap):
     }
 
 
+def _status(sample):
+    """A failed request's HTTP status, or for one that got no answer (status 0) what the client saw."""
+    return str(sample[2]) if sample[2] else f"0 ({sample[4]})"
+
+
 def split_errors(samples, restart):
     """Errors outside the database's restart, and those during it (503 or other) with the time
     from the stop to the last failed answer (after which every request succeeded)."""
@@ -220,13 +225,13 @@ def split_errors(samples, restart):
     if not restart:
         statuses = {}
         for s in failed:
-            statuses[str(s[2])] = statuses.get(str(s[2]), 0) + 1
+            statuses[_status(s)] = statuses.get(_status(s), 0) + 1
         return {"errors": len(failed), "statuses": statuses}, {}
     gap = [s for s in failed if s[0] + s[3] / 1000 >= restart["stopped"] - 1 and s[0] <= restart["back"] + 60]
     outside = [s for s in failed if s not in gap]
     statuses = {}
     for s in outside:
-        statuses[str(s[2])] = statuses.get(str(s[2]), 0) + 1
+        statuses[_status(s)] = statuses.get(_status(s), 0) + 1
     last = max((s[0] + s[3] / 1000 for s in gap), default=restart["stopped"])
     return {"errors": len(outside), "statuses": statuses}, {
         "gap_errors": len(gap), "gap_503": sum(1 for s in gap if s[2] == 503),

@@ -254,7 +254,12 @@ ROLES = {"budget": BudgetUnit, "superior": Superior, "finance": Finance, "review
 def _sample(request_type, name, response_time, response, exception, start_time=None, **_):
     if TIMED["on"]:
         SAMPLES.append([round(start_time or time.time(), 3), name, getattr(response, "status_code", 0) or 0,
-                        round(response_time, 2), exception is not None])
+                        round(response_time, 2), _failure(exception)])
+
+
+def _failure(exception):
+    """'' for a success; else what went wrong, short (a connection's error has no status to tell it)."""
+    return "" if exception is None else f"{type(exception).__name__}: {exception}"[:120]
 
 
 def run(config):

@@ -394,3 +394,13 @@ def test_gunicorn_and_the_app_count_the_same_workers(monkeypatch):
     monkeypatch.delenv("WEB_CONCURRENCY", raising=False)
     settings = runpy.run_path(str(ROOT / "gunicorn.conf.py"))
     assert settings["workers"] == load_settings()["WEB_CONCURRENCY"]
+
+
+def test_nginx_closes_idle_upstream_connections_before_gunicorn_does():
+    """The other way round, a request nginx sends down a connection gunicorn is closing gets no
+    answer, and nginx does not retry a POST: the person sees 502."""
+    settings = runpy.run_path(str(ROOT / "gunicorn.conf.py"))
+    upstream = re.search(r"upstream portal_app \{(.*?)\}", (DEPLOY / "nginx" / "portal.conf").read_text(), re.S).group(1)
+    nginx_seconds = int(re.search(r"keepalive_timeout (\d+)s;", upstream).group(1))
+    assert re.search(r"^\s*keepalive \d+;", upstream, re.M), "nginx keeps no connection to gunicorn"
+    assert settings["keepalive"] > nginx_seconds
