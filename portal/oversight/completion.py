@@ -174,21 +174,22 @@ def unit_figures(nodes, year, day, finance_ids=None):
     return result
 
 
-def group(figures, key, label):
-    """Totals per key(figures), labelled by label(key), in order of first appearance."""
+def group(figures, key, label, add=Totals.add):
+    """Totals per key(item), labelled by label(key), in order of first appearance; add(totals, item)
+    counts an item in (a unit's figures by default; rollup passes its cells of many units)."""
     groups = {}
     for item in figures:
         k = key(item)
         if k not in groups:
             groups[k] = Totals(key=k, label=label(k))
-        groups[k].add(item)
+        add(groups[k], item)
     return list(groups.values())
 
 
-def total(figures, label="合计"):
+def total(figures, label="合计", add=Totals.add):
     result = Totals(label=label)
     for item in figures:
-        result.add(item)
+        add(result, item)
     return result
 
 

@@ -19,7 +19,8 @@ from sqlalchemy.orm import aliased
 from portal.accounts.kinds import UnitKind
 from portal.accounts.models import Account, Unit
 from portal.extensions import db
-from portal.oversight.completion import FILED, ZERO, Totals, UnitFigures, finance_levels, overdue_reason
+from portal.oversight import completion
+from portal.oversight.completion import FILED, ZERO, UnitFigures, finance_levels, overdue_reason
 from portal.oversight.models import FulfilmentLine
 from portal.oversight.scope import Node
 from portal.reservations.models import BudgetUnitAncestor, Reservation, YearPolicy
@@ -160,21 +161,12 @@ def add(totals, cell):
 
 
 def total(found, label="合计"):
-    result = Totals(label=label)
-    for cell in found:
-        add(result, cell)
-    return result
+    return completion.total(found, label, add=add)
 
 
 def group(found, key, label):
     """Totals per key(cell), labelled by label(key), in order of first appearance."""
-    groups = {}
-    for cell in found:
-        k = key(cell)
-        if k not in groups:
-            groups[k] = Totals(key=k, label=label(k))
-        add(groups[k], cell)
-    return list(groups.values())
+    return completion.group(found, key, label, add=add)
 
 
 def by_finance(org, finance_id, found):
