@@ -144,3 +144,22 @@ def test_every_import_is_kept_so_completion_is_a_series(tree, units):
           for day in (date(2024, 2, 1), date(2024, 5, 1), date(2024, 8, 1), date(2024, 12, 31))}
     assert on == {date(2024, 2, 1): Decimal("0.00"), date(2024, 5, 1): Decimal("10.00"),
                   date(2024, 8, 1): Decimal("50.00"), date(2024, 12, 31): Decimal("80.00")}
+
+
+def test_the_previous_figure_is_the_imported_years_even_when_last_years_shares_its_day(tree, units):
+    """The year's statistics may be dated up to 31 March of the next year: on such a day a unit can
+    hold lines of two years, and only the imported year's is its previous figure."""
+    school, actor, day = units["budget_unit"], account(tree, "province_finance"), date(2025, 2, 15)
+
+    def imported(year, as_of, canteen):
+        planned = fulfilment_import.plan_import(actor, workbook([[school.name, school.code, canteen, 0, None]]),
+                                                year=year, as_of=as_of, today=date(2025, 3, 31))
+        assert planned.ok, planned.errors
+        return planned
+
+    for year, canteen in ((2025, 800), (2024, 90000)):  # this year's first figure, then last year's final
+        fulfilment_import.commit_import(actor, imported(year, day, canteen), filename=f"{year}.xlsx", data=b"a")
+        db.session.commit()
+    later = imported(2025, date(2025, 3, 15), 1000)
+    assert later.lines[0].previous == (day, Decimal("800.00"), Decimal("0.00"))
+    assert not [warning for warning in later.lines[0].warnings if "累计金额低于" in warning]

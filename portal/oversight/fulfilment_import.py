@@ -183,6 +183,8 @@ def _previous_figures(unit_ids, year, as_of):
         select(FulfilmentLine.unit_id, FulfilmentLine.as_of, FulfilmentLine.canteen_amount,
                FulfilmentLine.union_amount)
         .join(latest, (latest.c.unit_id == FulfilmentLine.unit_id) & (latest.c.as_of == FulfilmentLine.as_of))
+        # a day from 1 January to 31 March can hold lines of this year and of the year before
+        .where(FulfilmentLine.year == year)
         .order_by(FulfilmentLine.id))
     return {row.unit_id: (row.as_of, row.canteen_amount, row.union_amount) for row in rows}
 
