@@ -114,6 +114,33 @@ def test_an_approval_and_a_return_at_once(app, tree, is_postgres):
 
 
 @pytest.mark.postgres_only
+@pytest.mark.parametrize("late", ["return", "approve"])
+def test_a_reviewer_acting_on_a_record_approved_meanwhile_is_told_so(app, tree, is_postgres, late):
+    """The same race, in a fixed order: the record is read, the city office approves it in a
+    transaction of its own, then the reviewer acts on what it read. The return's snapshot reads the
+    record's period and category, and a lazy load flushing the stale row then was a StaleDataError
+    (a 500) instead of the Conflict the person is shown."""
+    if not is_postgres:
+        pytest.skip("needs PostgreSQL")
+    record_id, version = _submitted_record(app, tree)
+    with app.app_context():
+        reviewer = db.session.get(Account, tree.gz_reviewer.id)
+        record = db.session.get(PurchaseRecord, record_id)
+        with app.app_context():  # another person's transaction: a session of its own
+            office = db.session.get(Account, tree.gz_office.id)
+            workflow.approve(office, db.session.get(PurchaseRecord, record_id), expected_version=version)
+            db.session.commit()
+        with pytest.raises(workflow.Conflict) as told:
+            if late == "return":
+                workflow.return_for_changes(reviewer, record, expected_version=version, reason="发票不清晰")
+            else:
+                workflow.approve(reviewer, record, expected_version=version)
+        assert "审核通过" in told.value.message
+        db.session.rollback()
+        assert db.session.get(PurchaseRecord, record_id).status == "approved"
+
+
+@pytest.mark.postgres_only
 def test_a_double_submit_is_applied_once(app, tree, is_postgres):
     """A filer who presses 提交审核 twice (two tabs, a double click) gets one submission; the second request
     is told the record moved on, rather than failing with a server error."""

@@ -89,6 +89,10 @@ def _changes_since_return(record):
 
 
 def flush_or_conflict(record):
+    """The transition's one write of the row. Between the version check and here each transition
+    reads under no_autoflush: a lazy load (the snapshot's period and
+    category, the events) would otherwise flush the changed row early, and a row someone changed
+    meanwhile would fail there as a StaleDataError, a 500, instead of the Conflict below."""
     concurrency.flush_or_conflict(record, Conflict)
 
 
@@ -108,8 +112,9 @@ def submit(actor, record, *, expected_version=None, amount_threshold, now=None):
     record.return_reason = None
     if record.status == SUBMITTED and record.reached_city_at is None:
         record.reached_city_at = now
-    changes = _changes_since_return(record) if from_status == RETURNED else None
-    _event(actor, record, "submit", from_status, changes=changes, now=now)
+    with db.session.no_autoflush:  # see flush_or_conflict
+        changes = _changes_since_return(record) if from_status == RETURNED else None
+        _event(actor, record, "submit", from_status, changes=changes, now=now)
     flush_or_conflict(record)
     _count((_queue_key(record, record.status), 1), *_moved(record, from_status))
     return record
@@ -140,7 +145,8 @@ def approve(actor, record, *, expected_version, now=None):
         record.status = APPROVED
         record.approved_at = now
     record.updated_at = now
-    _event(actor, record, "approve", from_status, now=now)
+    with db.session.no_autoflush:  # see flush_or_conflict
+        _event(actor, record, "approve", from_status, now=now)
     flush_or_conflict(record)
     _count((_queue_key(record, from_status), -1), (_queue_key(record, record.status), 1),
            (f"done:{actor.unit_id}", 1), *_moved(record, from_status))
@@ -167,7 +173,8 @@ def return_for_changes(actor, record, *, expected_version, reason, now=None):
     record.status = RETURNED
     record.return_reason = reason
     record.updated_at = now
-    _event(actor, record, "return", from_status, comment=reason, snapshot_of=snapshot(record), now=now)
+    with db.session.no_autoflush:  # see flush_or_conflict
+        _event(actor, record, "return", from_status, comment=reason, snapshot_of=snapshot(record), now=now)
     flush_or_conflict(record)
     _count((_queue_key(record, from_status), -1), (f"done:{actor.unit_id}", 1), *_moved(record, from_status))
     who = "市级审核" if level == "city" else actor.unit.name
