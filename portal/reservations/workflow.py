@@ -146,16 +146,20 @@ def submit(actor, reservation, policy, *, attested, expected_version, make_sheet
     if errors:
         raise ValidationFailed(errors)
     now = now or utcnow()
-    unit = reservation.unit
-    superior = scope.superior_of(unit)
-    reservation.superior_id = superior.id if superior else None
-    reservation.finance_id = scope.finance_of(unit).id
-    from_status = reservation.status
-    reservation.status = SUBMITTED if superior else CONFIRMED
-    reservation.attested_at = reservation.submitted_at = reservation.updated_at = now
-    reservation.return_reason = None
-    reservation.flags = form_rules.flags_for(reservation, last_year_of(reservation), policy)
-    _event(actor, reservation, "submit", from_status, now=now)
+    # The reads below (the unit's parents, last year's form) must not flush the changed form before
+    # _flush: a form someone changed meanwhile would fail there as a StaleDataError (a 500) instead
+    # of the Conflict _flush tells the person.
+    with db.session.no_autoflush:
+        unit = reservation.unit
+        superior = scope.superior_of(unit)
+        reservation.superior_id = superior.id if superior else None
+        reservation.finance_id = scope.finance_of(unit).id
+        from_status = reservation.status
+        reservation.status = SUBMITTED if superior else CONFIRMED
+        reservation.attested_at = reservation.submitted_at = reservation.updated_at = now
+        reservation.return_reason = None
+        reservation.flags = form_rules.flags_for(reservation, last_year_of(reservation), policy)
+        _event(actor, reservation, "submit", from_status, now=now)
     _flush(reservation)
     make_sheet(reservation, "submitted", actor)
     return reservation
