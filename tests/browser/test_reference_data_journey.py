@@ -52,6 +52,8 @@ def test_province_keeps_reference_data_and_filers_see_it(new_context, tree, outb
 
     # A key county, among Guizhou's.
     admin.get_by_role("link", name="重点帮扶县").click()
+    expect(admin).to_have_url(re.compile(r"/reference-data/counties"))
+    admin.wait_for_load_state("load")  # the province list submits itself once the deferred script runs
     admin.get_by_label("省份").select_option(label="贵州省")
     expect(admin).to_have_url(re.compile(r"province=520000"))
     header = admin.locator("#county-table .card-header")
