@@ -10,11 +10,12 @@ from pathlib import Path
 
 import pytest
 from flask import abort, request
-from sqlalchemy import event, text
+from sqlalchemy import text
 from sqlalchemy.engine import make_url
 
 from portal.extensions import db
 from tests.conftest import csrf_token
+from tests.sql_helpers import statements
 
 BUSY = "系统繁忙，请稍后再试"
 CLOSED_PORT_URL = "postgresql+psycopg://postgres@127.0.0.1:1/nothing"
@@ -29,26 +30,6 @@ def assert_busy(response, *, fragment=False):
     assert BUSY in text_of(response)
     assert int(response.headers["Retry-After"]) > 0
     assert ("<html" in text_of(response)) is not fragment
-
-
-class StatementCounter:
-    """Counts the SQL statements an app's engine runs."""
-
-    def __init__(self, app):
-        self.statements = []
-        with app.app_context():
-            self.engine = db.engine
-        event.listen(self.engine, "before_cursor_execute", self._seen)
-
-    @property
-    def count(self):
-        return len(self.statements)
-
-    def _seen(self, conn, cursor, statement, *args):
-        self.statements.append(statement)
-
-    def close(self):
-        event.remove(self.engine, "before_cursor_execute", self._seen)
 
 
 # --- the pages themselves --------------------------------------------------------------------
@@ -66,11 +47,8 @@ def test_an_error_page_for_a_logged_in_user_runs_no_query(app, client, tree, log
 
     login(client, tree.gz_office.phone)
     client.run_worker = False  # the page's own statements only
-    counter = StatementCounter(app)
-    try:
+    with statements(app) as seen:
         page = client.get(f"/test-abort/{code}")
-    finally:
-        counter.close()
     assert page.status_code == code
     assert title in text_of(page) and "返回首页" in text_of(page)
     assert "退出" not in text_of(page)  # no menu, no account: nothing the page would have to load
@@ -78,12 +56,12 @@ def test_an_error_page_for_a_logged_in_user_runs_no_query(app, client, tree, log
         # A refusal on an object is written to the audit trail (who asked, when, from where);
         # the page itself still reads nothing. The statements are the trail's, its actor's and
         # the session policy's.
-        assert counter.count > 0
+        assert len(seen) > 0
         assert all(re.search(r"audit_event|audit_anchor|login_session|account|unit|security_setting|pg_advisory", sql)
-                   for sql in counter.statements), counter.statements
-        assert any("INSERT INTO audit_event" in sql for sql in counter.statements)
+                   for sql in seen), seen
+        assert any("INSERT INTO audit_event" in sql for sql in seen)
     else:
-        assert counter.count == 0
+        assert len(seen) == 0
     if code == 503:
         assert page.headers["Retry-After"]
 

@@ -8,16 +8,16 @@ Numbers: 13700001001 (the Guangzhou office) and 13712341001 (no account) both ma
 """
 import json
 import re
-from contextlib import contextmanager
 
 import pytest
-from sqlalchemy import event, select, update
+from sqlalchemy import select, update
 
 from portal.accounts.models import Account
 from portal.extensions import db
 from portal.jobs import work_off
 from portal.jobs.models import Job
 from tests.conftest import csrf_token
+from tests.sql_helpers import statements
 from tests.test_sms import gateway
 
 KNOWN = "13700001001"
@@ -47,23 +47,6 @@ def answer(response, *typed):
     for phone in typed:
         body = body.replace(phone, "NUMBER")
     return response.status_code, {name: response.headers.get(name) for name in SHOWN_HEADERS}, body
-
-
-@contextmanager
-def statements(app):
-    """The SQL the app sends while the block runs, without its parameters."""
-    seen = []
-
-    def record(conn, cursor, statement, parameters, context, executemany):
-        seen.append(statement)
-
-    with app.app_context():
-        engine = db.engine
-    event.listen(engine, "before_cursor_execute", record)
-    try:
-        yield seen
-    finally:
-        event.remove(engine, "before_cursor_execute", record)
 
 
 def request_code(app, phone, path="/login/code"):

@@ -2,10 +2,9 @@
 one of few: the roll-up is summed in the database and only the page's units are read whole."""
 import re
 
-from sqlalchemy import event
-
 from portal.extensions import db
 from tests.oversight_rollup_helpers import Province
+from tests.sql_helpers import statements as sql_statements
 
 DAY = "year=2024&day=2024-07-01"
 
@@ -13,21 +12,10 @@ DAY = "year=2024&day=2024-07-01"
 def statements(app, client, url):
     """The statements one request of the page runs (after a first request of it), and the page."""
     assert client.get(url).status_code == 200
-    with app.app_context():
-        engine = db.engine
-    count = 0
-
-    def counted(*_):
-        nonlocal count
-        count += 1
-
-    event.listen(engine, "before_cursor_execute", counted)
-    try:
+    with sql_statements(app) as seen:
         response = client.get(url)
-    finally:
-        event.remove(engine, "before_cursor_execute", counted)
     assert response.status_code == 200
-    return count, response.get_data(as_text=True)
+    return len(seen), response.get_data(as_text=True)
 
 
 def pages(app, tree, finance):

@@ -4,31 +4,13 @@ written without reading any of it again; the menu's and the page's shared questi
 import re
 from datetime import timedelta
 
-from sqlalchemy import event, update
+from sqlalchemy import update
 
 from portal.accounts.models import LoginSession
 from portal.accounts.security_admin import SecuritySetting
 from portal.clock import utcnow
 from portal.extensions import db
-
-
-class Statements:
-    """The SQL an app's engine runs while the block is open."""
-
-    def __init__(self, app):
-        with app.app_context():
-            self.engine = db.engine
-        self.seen = []
-
-    def __enter__(self):
-        event.listen(self.engine, "before_cursor_execute", self._seen)
-        return self.seen
-
-    def __exit__(self, *exc):
-        event.remove(self.engine, "before_cursor_execute", self._seen)
-
-    def _seen(self, conn, cursor, statement, *args):
-        self.seen.append(statement)
+from tests.sql_helpers import statements as sql_statements
 
 
 def reading(table, statements):
@@ -41,7 +23,7 @@ def test_the_session_account_unit_city_and_policy_come_in_one_statement(app, cli
         db.session.commit()
     login(client, tree.budget_unit.phone)
     client.run_worker = False
-    with Statements(app) as statements:
+    with sql_statements(app) as statements:
         page = client.get("/")
     assert page.status_code == 200
     sessions = reading("login_session", statements)
@@ -69,7 +51,7 @@ def test_a_touch_is_written_without_reading_the_session_again(app, client, tree,
         db.session.execute(update(LoginSession).values(last_seen_at=utcnow() - timedelta(minutes=2)))
         db.session.commit()
     client.run_worker = False
-    with Statements(app) as statements:
+    with sql_statements(app) as statements:
         page = client.get("/")
     assert page.status_code == 200
     assert "省教育厅" in page.get_data(as_text=True)
